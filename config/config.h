@@ -86,7 +86,21 @@ struct param {
 	size_t off;        /* offsetof(struct conf, field) */
 	const char *def;   /* default, as a string a user could type */
 	const char *help;  /* one line */
+	const char *arg;   /* the option's value in --help: "N", "SIZE" */
+	uint64_t min, max; /* PARAM_UINT, PARAM_SIZE: inclusive range */
+	unsigned flags;    /* PARAM_F_* */
 };
+
+/* Extra checks of a tunable's value, applied by every setter. */
+enum {
+	PARAM_F_POW2 = 1 << 0,     /* UINT/SIZE: a power of two */
+	PARAM_F_ABSPATH = 1 << 1,  /* STRING: "" or an absolute path */
+	PARAM_F_SOCKPATH = 1 << 2, /* STRING: fits a unix socket address */
+	PARAM_F_CPULIST = 1 << 3,  /* STRING: "" or a cpu list "0-3,8" */
+};
+
+/* Largest PARAM_SECONDS value (about 31 years; keeps timespecs sane). */
+#define CONF_SECONDS_MAX 1e9
 
 /* The tunables table, terminated by an entry with key == NULL. */
 extern const struct param conf_params[];
@@ -126,9 +140,34 @@ void conf_help(FILE *f);
 int conf_parse_size(const char *s, uint64_t *out);
 
 /*
+ * Helpers.
+ *
+ * conf_param_set_*() set one tunable from a typed value (topology.c uses
+ * them for JSON numbers) with the checks of conf_set(); messages start with
+ * p->key. conf_param_set_int() takes PARAM_UINT and PARAM_SIZE,
+ * conf_param_set_seconds() PARAM_SECONDS, conf_param_set_text() any type.
+ */
+int conf_param_set_text(struct conf *c, const struct param *p,
+			const char *value, char *err, size_t errlen);
+int conf_param_set_int(struct conf *c, const struct param *p, int64_t value,
+		       char *err, size_t errlen);
+int conf_param_set_seconds(struct conf *c, const struct param *p, double value,
+			   char *err, size_t errlen);
+
+/* Format a size the way conf_parse_size() reads it: "4M", else bytes. */
+void conf_format_size(uint64_t v, char *buf, size_t len);
+
+/* Edit distance between two names, for "did you mean" suggestions. */
+size_t conf_distance(const char *a, const char *b);
+
+/*
  * Load a JSON config file into *c (on top of what is there). On a syntax
  * error the message names file:line:column; on a bad value or an unknown key
  * it names the dotted JSON path (and the line where the key appears).
+ *
+ * "exports" replaces the exports already in *c. On success c->config_path is
+ * a copy of @path. On error *c may hold part of the file's settings; it is
+ * still valid for conf_free(), but should not be used to run.
  */
 int topo_load(struct conf *c, const char *path, char *err, size_t errlen);
 
