@@ -34,7 +34,8 @@ CRIT_LIBS = $(shell pkg-config --libs criterion 2>/dev/null)
 WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wvla
 CFLAGS ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -I. -Iconfig -Iio
+CANOPY_VERSION ?= 0.1.0
+CPPFLAGS += -D_GNU_SOURCE -DCANOPY_VERSION=\"$(CANOPY_VERSION)\" -I. -Iconfig -Iio
 ALL_CFLAGS = -std=c11 $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS = $(PKG_LIBS) -lpthread -lm
 

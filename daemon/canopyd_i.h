@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/canopyd_i.h - canopyd's internals, shared by the files of daemon/.
+ *
+ * Objects and who owns them:
+ *   struct canopy   one per daemon; lives for the whole run.
+ *   struct worker   one per worker thread; owned by the channel.
+ *   struct node     one per backing path the kernel knows (nodeid); found in
+ *                   the node table; reference-counted (node_put()).
+ *   struct handle   one per open file or directory (fh); found in the handle
+ *                   table; holds a reference on its node and its cache object.
+ *   struct cache_obj one per backing file identity (path, dev, ino, size,
+ *                   mtime); reference-counted (cache_obj_put()).
+ *
+ * Lock order, outermost first: the node table's lock, node->lock,
+ * cache->lock. The handle table's lock is a leaf.
+ * No lock is held across a FUSE reply, an io_uring submission or a syscall
+ * on the backing store.
+ */
+#ifndef CANOPY_CANOPYD_I_H
+#define CANOPY_CANOPYD_I_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "config.h"
+#include "fuse_compat_i.h"
+
+struct uring;
+struct canopy;
+struct worker;
+struct cache;
+struct cache_obj;
+
+/* ---- logging (log.c) ---------------------------------------------------- */
+
+void log_init(int level, const char *ident);
+void log_msg(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* At most one message per @interval_s for this call site's @state. */
+void log_ratelimited(atomic_uint_fast64_t *state, unsigned interval_s,
+		     int level, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_LVL_NOTICE, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#ifdef CANOPY_DEBUG
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+#else
+#define log_debug(...)                                                         \
+	do {                                                                   \
+	} while (0)
+#endif
+/* A warning that a peer or the kernel can trigger repeatedly: once a minute. */
+#define log_warn_rl(...)                                                       \
+	do {                                                                   \
+		static atomic_uint_fast64_t rl_state_;                         \
+		log_ratelimited(&rl_state_, 60, LOG_LVL_WARNING, __VA_ARGS__); \
+	} while (0)
+
+/* ---- counters (stats.c) ------------------------------------------------- */
+
+#define STATS_LAT_BUCKETS 24  /* log2 microseconds: <1us .. >4s */
+#define STATS_SIZE_BUCKETS 16 /* log2 bytes: <=4K, <=8K, .. <=64M, more */
+
+typedef atomic_uint_fast64_t counter_t;
+
+struct stats {
+	counter_t op_count[CANOPY_FUSE_OPCODES];
+	counter_t op_errors[CANOPY_FUSE_OPCODES];
+	counter_t op_lat_ns[CANOPY_FUSE_OPCODES];
+	counter_t op_lat_hist[CANOPY_FUSE_OPCODES][STATS_LAT_BUCKETS];
+	counter_t op_unknown;
+	counter_t malformed;
+	counter_t read_size_hist[STATS_SIZE_BUCKETS];
+	counter_t read_size_max;
+	counter_t read_bytes;
+	counter_t backing_opens;
+	counter_t backing_reads;
+	counter_t backing_bytes;
+	counter_t backing_stats;
+	counter_t backing_readdirs;
+	counter_t passthrough_opens;
+	counter_t cached_opens;
+	counter_t direct_opens;
+	counter_t cache_bytes;    /* gauge: bytes of blocks present */
+	counter_t cache_reserved; /* gauge: bytes reserved for cached files */
+	counter_t cache_files;    /* gauge */
+	counter_t cache_evictions;
+	counter_t cache_hits;     /* READ blocks already present */
+	counter_t cache_misses;   /* READ blocks fetched */
+	counter_t cache_waits;    /* requests parked on a fetch in flight */
+	counter_t cache_stale;    /* objects dropped because the file changed */
+	counter_t bytes_from_cache;
+	counter_t bytes_from_backing;
+	counter_t splice_fallbacks;
+	counter_t nodes;          /* gauge */
+};
+
+extern struct stats stats;
+
+#define STAT_ADD(f, n)                                                         \
+	atomic_fetch_add_explicit(&stats.f, (n), memory_order_relaxed)
+#define STAT_SUB(f, n)                                                         \
+	atomic_fetch_sub_explicit(&stats.f, (n), memory_order_relaxed)
+#define STAT_INC(f) STAT_ADD(f, 1)
+
+void stats_request_done(uint32_t opcode, uint64_t ns, int err);
+void stats_read_size(uint64_t size);
+const char *stats_opname(uint32_t opcode);
+/* One flat JSON object with dotted keys, into a malloc'd string. */
+char *stats_json(void);
+uint64_t now_ns(void);
+
+/* ---- the view of the backing tree (view.c) ------------------------------ */
+
+enum view_kind {
+	VIEW_HIDDEN,  /* outside every export and not on the way to one */
+	VIEW_VIRTUAL, /* a strict ancestor of an export: shows only exports */
+	VIEW_REAL,    /* an export or below one */
+};
+
+/*
+ * The mount is a view: MOUNTPOINT/X is backing path /X, restricted to the
+ * exports. A view of "/" contains the mount point itself; every backing
+ * syscall goes through view_*, which sends paths at or below the mount point
+ * to the directory it covers (an O_PATH fd opened before mounting), so the
+ * daemon never walks into its own mount.
+ */
+struct view {
+	char **exports;  /* borrowed from struct conf */
+	size_t nexports;
+	char *mnt;       /* realpath of the mount point */
+	size_t mntlen;
+	int mnt_fd;      /* O_PATH fd of the directory under the mount */
+};
+
+int view_init(struct view *v, char **exports, size_t nexports,
+	      const char *mnt);
+void view_fini(struct view *v);
+enum view_kind view_classify(const struct view *v, const char *path);
+/*
+ * The names shown in virtual directory @path: the next component of each
+ * export below it. *names is a malloc'd array of malloc'd strings.
+ */
+int view_virtual_children(const struct view *v, const char *path,
+			  char ***names, size_t *n);
+/* Join @dir and @name into a new path ("/" + "a" = "/a"). */
+char *view_join(const char *dir, const char *name);
+/* dirfd and relative path for syscalls; *rel is "." for the covered dir. */
+void view_at(const struct view *v, const char *path, int *dirfd,
+	     const char **rel);
+int view_statx(const struct view *v, const char *path, struct statx *stx);
+int view_open(const struct view *v, const char *path, int flags);
+ssize_t view_readlink(const struct view *v, const char *path, char *buf,
+		      size_t len);
+ssize_t view_getxattr(const struct view *v, const char *path,
+		      const char *name, void *buf, size_t len);
+ssize_t view_listxattr(const struct view *v, const char *path, char *buf,
+		       size_t len);
+int view_statfs(const struct view *v, const char *path, struct statvfs *sv);
+
+/* ---- identity of a backing file ----------------------------------------- */
+
+struct ident {
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t size;
+	int64_t mtime_ns;
+	int64_t ctime_ns;
+};
+
+void ident_from_statx(struct ident *id, const struct statx *stx);
+bool ident_eq(const struct ident *a, const struct ident *b);
+
+/* ---- continuations: requests parked on work in flight ------------------- */
+
+/*
+ * A request that cannot be answered yet parks a cache_wait on the object it
+ * waits for. When that object changes, the waiters are moved to the ready
+ * list of the worker that changed it, and that worker calls wake() after it
+ * has finished its own request, with @err set if the awaited fetch failed.
+ */
+struct cache_wait {
+	struct cache_wait *next;
+	void (*wake)(struct worker *w, struct cache_wait *cw, int err);
+	int err;
+};
+
+/* ---- local cache (cache.c) ---------------------------------------------- */
+
+int cache_new(const char *dir, uint64_t capacity, uint64_t block_size,
+	      struct cache **out);
+void cache_free(struct cache *c);
+uint64_t cache_capacity(const struct cache *c);
+uint64_t cache_block_size(const struct cache *c);
+const char *cache_dir(const struct cache *c);
+
+/*
+ * Find or create the object for a backing file identity. On success *out
+ * belongs to the caller; release with cache_obj_put(). put(NULL) is a no-op.
+ */
+int cache_obj_get(struct cache *c, const char *path, const struct ident *id,
+		  struct cache_obj **out);
+void cache_obj_ref(struct cache_obj *o);
+void cache_obj_put(struct cache_obj *o);
+const char *cache_obj_path(const struct cache_obj *o);
+const struct ident *cache_obj_ident(const struct cache_obj *o);
+
+/*
+ * An open that will read through the cache file: reserve room for the whole
+ * file (evicting least-recently-used files that are not open) and create the
+ * cache file. -ENOSPC when the file cannot be held: serve it directly.
+ * Each successful cache_obj_open() is paired with cache_obj_close().
+ */
+int cache_obj_open(struct cache_obj *o);
+void cache_obj_close(struct cache_obj *o);
+/* The file changed: drop the data now, or at its last close. */
+void cache_obj_stale(struct cache_obj *o);
+bool cache_obj_complete(struct cache_obj *o);
+/* The cache file descriptor; valid between cache_obj_open and _close. */
+int cache_obj_fd(struct cache_obj *o);
+
+enum cache_claim_result {
+	CACHE_PRESENT = 0, /* every block of the range is present */
+	CACHE_CLAIMED = 1, /* *block is claimed: fetch it, then _block_done */
+	CACHE_PARKED = 2,  /* @cw parked until a fetch in flight ends */
+};
+
+/*
+ * For the blocks covering [off, off+len): claim the first missing block that
+ * nobody is fetching, or park @cw if only blocks in flight are missing (with
+ * @cw NULL, only report CACHE_PARKED).
+ * Returns an enum cache_claim_result or -errno.
+ */
+int cache_claim(struct cache_obj *o, uint64_t off, uint64_t len,
+		struct cache_wait *cw, uint64_t *block);
+/*
+ * End a claimed fetch: the block is present if @err is 0. Parked waiters are
+ * handed to @w's ready list.
+ */
+void cache_block_done(struct cache_obj *o, uint64_t block, int err,
+		      struct worker *w);
+/* Drop every cached file that is not open. */
+void cache_drop_all(struct cache *c);
+
+/*
+ * The backing file of @o, opened once per object and checked against its
+ * identity (-ESTALE if the file changed). Borrowed: valid while the object
+ * is referenced.
+ */
+int cache_obj_backing_fd(struct cache_obj *o, const struct view *v);
+
+/* ---- nodes and handles (node.c) ----------------------------------------- */
+
+struct node {
+	uint64_t nodeid;
+	char *path;             /* backing path, absolute; immutable */
+	enum view_kind kind;    /* immutable */
+	atomic_uint refs;
+	/* fields below are protected by the node table's lock */
+	uint64_t nlookup;
+	bool hashed;            /* findable by path */
+	struct node *next_id, *next_path;
+
+	pthread_mutex_t lock;
+	/* fields below are protected by n->lock */
+	struct statx stx;       /* last attributes seen */
+	struct ident id;
+	struct cache_obj *obj;  /* current content; NULL until opened */
+	unsigned pt_opens;      /* open handles in passthrough mode */
+	unsigned cached_opens;  /* open handles in cached mode */
+	int backing_id;         /* kernel passthrough id while pt_opens > 0 */
+	struct cache_obj *pt_obj; /* the cache file backing_id maps, or NULL
+				   * when it maps the backing file itself */
+};
+
+int nodes_init(const char *root_path, enum view_kind root_kind);
+void nodes_fini(void);
+/* Find by nodeid, referenced; NULL if unknown. */
+struct node *node_get(uint64_t nodeid);
+void node_put(struct node *n);
+/*
+ * Find or make the node of @path for a LOOKUP reply and count the lookup
+ * (the kernel will FORGET it). A node whose file type changed is replaced by
+ * a new one. Referenced.
+ */
+struct node *node_lookup(const char *path, enum view_kind kind,
+			 const struct statx *stx);
+void node_forget(uint64_t nodeid, uint64_t nlookup);
+/* Take fresh attributes; drops the cached content if the file changed. */
+void node_set_attr(struct node *n, const struct statx *stx);
+uint64_t node_count(void);
+
+enum handle_kind {
+	H_DIR,
+	H_PASSTHROUGH,
+	H_CACHED,
+	H_DIRECT,
+};
+
+struct dirent_snap {
+	uint64_t ino;
+	uint32_t type;   /* DT_* */
+	uint32_t namelen;
+	char *name;
+};
+
+struct handle {
+	uint64_t fh;
+	enum handle_kind kind;
+	struct node *node;       /* referenced */
+	struct cache_obj *obj;   /* referenced; H_CACHED and H_PASSTHROUGH */
+	int backing_fd;          /* H_DIRECT: own fd of the backing file */
+	uint64_t size;           /* H_DIRECT: size at open */
+	struct dirent_snap *ents; /* H_DIR: the listing taken at OPENDIR */
+	size_t nents;
+	struct handle *next;     /* protected by the handle table's lock */
+};
+
+/* Allocate and register; the handle holds a reference on @n. */
+struct handle *handle_new(enum handle_kind kind, struct node *n);
+/* Find by fh; NULL if unknown. Valid until handle_release(fh). */
+struct handle *handle_get(uint64_t fh);
+/* Unregister and return it for the caller to tear down; NULL if unknown. */
+struct handle *handle_remove(uint64_t fh);
+void handle_free(struct handle *h);
+
+/* ---- the kernel channel (chan.c) ---------------------------------------- */
+
+struct req {
+	struct worker *w; /* the worker running it now */
+	int fd;           /* /dev/fuse fd it came on: replies go there */
+	uint64_t unique;
+	uint32_t opcode;
+	uint64_t nodeid;
+	uint32_t uid, gid, pid;
+	const void *in;   /* body, after struct fuse_in_header */
+	size_t inlen;
+	uint64_t t0;      /* when it was read, ns */
+};
+
+struct worker {
+	struct canopy *cp;
+	unsigned idx;
+	pthread_t tid;
+	int fd;              /* this worker's clone of /dev/fuse */
+	char *reqbuf;        /* request buffer */
+	size_t reqbuf_len;
+	char *buf;           /* data buffer: fetches, direct reads, listings */
+	size_t buf_len;
+	int pipe[2];         /* for splice replies; -1 without splice */
+	size_t pipe_len;
+	struct uring *ring;
+	struct cache_wait *ready; /* woken continuations to run */
+};
+
+/* What INIT negotiated; written once by the INIT handler. */
+struct negotiated {
+	atomic_bool done;       /* set last, after everything below */
+	uint32_t major, minor;
+	uint32_t kernel_minor;
+	uint64_t kernel_flags;
+	uint64_t flags;
+	unsigned max_pages;
+	unsigned max_pages_limit; /* /proc/sys/fs/fuse/max_pages_limit */
+	uint32_t max_readahead;
+	unsigned readahead_kb;    /* what the mount's bdi was set to, 0 if not */
+	bool passthrough;
+	char passthrough_why[96]; /* why not, when it is off */
+	bool splice;
+	unsigned dev_major, dev_minor;
+};
+
+struct canopy {
+	struct conf *conf;
+	char *mnt;               /* realpath of the mount point */
+	struct view view;
+	struct cache *cache;
+	struct fuse_session *se;
+	int fd;                  /* the session's /dev/fuse fd */
+	unsigned nworkers;
+	struct worker *workers;
+	bool can_passthrough;    /* CAP_SYS_ADMIN and fuse.passthrough */
+	struct negotiated neg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;     /* signalled when INIT is done */
+	atomic_bool stopping;
+	uint64_t started_ns;
+};
+
+int chan_mount(struct canopy *cp);
+int chan_start(struct canopy *cp);
+/* Wait until INIT is done (or @timeout_ms passes: -ETIMEDOUT). */
+int chan_wait_init(struct canopy *cp, int timeout_ms);
+void chan_unmount(struct canopy *cp);
+void chan_join(struct canopy *cp);
+
+int reply_err(struct req *r, int err); /* err: 0 or -errno */
+int reply_buf(struct req *r, const void *data, size_t len);
+/* iov[0] is left free for the header; @cnt counts it. */
+int reply_iov(struct req *r, struct iovec *iov, int cnt);
+/* Reply with @len bytes of @fd at @off, spliced when possible. */
+int reply_fd(struct req *r, int fd, uint64_t off, size_t len);
+void worker_ready(struct worker *w, struct cache_wait *list);
+
+/* ---- request handlers (ops*.c) ------------------------------------------ */
+
+/* Validate and run one request of @len bytes read into w->reqbuf. */
+void ops_dispatch(struct worker *w, const void *buf, size_t len);
+
+typedef void (*op_fn)(struct req *r);
+struct op_desc {
+	op_fn fn;
+	size_t in_min;  /* minimum body size */
+	bool name;      /* body ends with a NUL-terminated name */
+};
+extern const struct op_desc ops_table[CANOPY_FUSE_OPCODES];
+
+void op_init(struct req *r);
+void op_destroy(struct req *r);
+void op_lookup(struct req *r);
+void op_forget(struct req *r);
+void op_batch_forget(struct req *r);
+void op_getattr(struct req *r);
+void op_readlink(struct req *r);
+void op_statfs(struct req *r);
+void op_access(struct req *r);
+void op_getxattr(struct req *r);
+void op_listxattr(struct req *r);
+void op_open(struct req *r);
+void op_read(struct req *r);
+void op_release(struct req *r);
+void op_flush(struct req *r);
+void op_lseek(struct req *r);
+void op_opendir(struct req *r);
+void op_readdir(struct req *r);
+void op_readdirplus(struct req *r);
+void op_releasedir(struct req *r);
+
+/* Fill a fuse_attr from statx, with the inode number canopy reports. */
+struct fuse_attr;
+void attr_from_statx(struct fuse_attr *a, const struct statx *stx);
+/* Attribute timeout split into the kernel's (sec, nsec). */
+void timeout_split(double t, uint64_t *sec, uint32_t *nsec);
+
+/* ---- fetching (resolve.c) ----------------------------------------------- */
+
+/*
+ * Make [off, off+len) of @o present in its cache file. Returns 0 when it is,
+ * CACHE_PARKED when @cw was parked (it is woken later), or -errno.
+ * May fetch blocks itself, synchronously, through the worker's ring.
+ */
+int resolve_range(struct worker *w, struct cache_obj *o, uint64_t off,
+		  uint64_t len, struct cache_wait *cw);
+
+/* ---- control socket (ctl.c) --------------------------------------------- */
+
+int ctl_start(struct canopy *cp);
+void ctl_stop(void);
+/* status text (or JSON) into a malloc'd string */
+char *ctl_status(struct canopy *cp, bool json);
+
+extern struct canopy *canopy_global;
+
+#endif /* CANOPY_CANOPYD_I_H */

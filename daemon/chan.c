@@ -1,0 +1,679 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/chan.c - the /dev/fuse kernel channel.
+ *
+ * DESIGN: libfuse3 mounts and unmounts (fusermount3 when unprivileged); the
+ * protocol itself is spoken here, so that canopyd can negotiate what the
+ * packaged libfuse cannot (passthrough, requests above 1 MiB).
+ *
+ * Threads: N workers, each reading requests from its own clone of the
+ * session's /dev/fuse fd (FUSE_DEV_IOC_CLONE) and replying on the fd the
+ * request came from (the kernel matches replies on that fd's list). A worker
+ * runs one request at a time; a request that must wait for a fetch another
+ * worker is doing parks, and is finished later by the worker that ends the
+ * fetch, from its ready list, after its own request.
+ *
+ * Shutdown: the main thread unmounts; the kernel sends DESTROY (answered by
+ * a worker) and then ends the connection, so every worker's read fails with
+ * ENODEV and the worker exits; the main thread joins them. If files were
+ * still open on the lazily unmounted tree, the connection is aborted through
+ * /sys/fs/fuse/connections so that nothing waits forever.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define FUSE_USE_VERSION 35
+#include <fuse_lowlevel.h>
+
+#include "canopyd_i.h"
+#include "io.h"
+
+#define PAGE 4096U
+/* Requests on a read-only mount are small; writes never come (max_write). */
+#define REQBUF_LEN (128U * 1024 + PAGE)
+
+int chan_mount(struct canopy *cp)
+{
+	static const struct fuse_lowlevel_ops no_ops;
+	char fsname[256], opts[512];
+	char *argv[] = { "canopyd", "-o", opts, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	bool root = geteuid() == 0;
+
+	snprintf(fsname, sizeof(fsname), "canopy:%s",
+		 cp->conf->nexports ? cp->conf->exports[0] : "/");
+	/* commas would split the option list */
+	for (char *p = fsname; *p; p++)
+		if (*p == ',')
+			*p = '_';
+	snprintf(opts, sizeof(opts),
+		 "ro,default_permissions,subtype=canopy,fsname=%s%s", fsname,
+		 root ? ",allow_other" : "");
+	cp->se = fuse_session_new(&args, &no_ops, sizeof(no_ops), cp);
+	if (!cp->se)
+		return -EINVAL;
+	if (fuse_session_mount(cp->se, cp->mnt) != 0) {
+		fuse_session_destroy(cp->se);
+		cp->se = NULL;
+		return -EIO;
+	}
+	cp->fd = fuse_session_fd(cp->se);
+	return 0;
+}
+
+static int clone_fd(int master)
+{
+	uint32_t m = master;
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, FUSE_DEV_IOC_CLONE, &m) < 0) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static void pipe_close(struct worker *w)
+{
+	if (w->pipe[0] >= 0)
+		close(w->pipe[0]);
+	if (w->pipe[1] >= 0)
+		close(w->pipe[1]);
+	w->pipe[0] = w->pipe[1] = -1;
+	w->pipe_len = 0;
+}
+
+/* A pipe that holds a whole reply: header page plus max_read of data. */
+static void pipe_open(struct worker *w, size_t want)
+{
+	int sz;
+
+	if (pipe2(w->pipe, O_CLOEXEC) < 0) {
+		w->pipe[0] = w->pipe[1] = -1;
+		return;
+	}
+	sz = fcntl(w->pipe[1], F_SETPIPE_SZ, (int)want);
+	if (sz < 0)
+		sz = fcntl(w->pipe[1], F_GETPIPE_SZ);
+	w->pipe_len = sz > 0 ? (size_t)sz : 0;
+}
+
+static size_t data_buf_len(const struct canopy *cp)
+{
+	size_t max_read = (size_t)cp->conf->max_pages * PAGE;
+	size_t bs = cache_block_size(cp->cache);
+
+	return max_read > bs ? max_read : bs;
+}
+
+static int worker_setup(struct canopy *cp, struct worker *w)
+{
+	int ret;
+
+	w->cp = cp;
+	w->pipe[0] = w->pipe[1] = -1;
+	w->fd = clone_fd(cp->fd);
+	if (w->fd < 0)
+		return w->fd;
+	w->reqbuf_len = REQBUF_LEN;
+	w->reqbuf = malloc(w->reqbuf_len);
+	w->buf_len = data_buf_len(cp);
+	/* pages are touched only as large requests need them */
+	w->buf = mmap(NULL, w->buf_len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!w->reqbuf || w->buf == MAP_FAILED) {
+		w->buf = NULL;
+		return -ENOMEM;
+	}
+	ret = uring_new(cp->conf->uring_depth, &w->ring);
+	if (ret < 0)
+		return ret;
+	/* the fetch region is the one reused by every backing read */
+	if (uring_register_buffer(w->ring, w->buf, cache_block_size(cp->cache)))
+		log_debug("worker %u: no registered buffer", w->idx);
+	if (cp->conf->splice)
+		pipe_open(w, w->buf_len + PAGE);
+	return 0;
+}
+
+static void worker_teardown(struct worker *w)
+{
+	uring_free(w->ring);
+	w->ring = NULL;
+	if (w->buf)
+		munmap(w->buf, w->buf_len);
+	w->buf = NULL;
+	free(w->reqbuf);
+	w->reqbuf = NULL;
+	pipe_close(w);
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+}
+
+void worker_ready(struct worker *w, struct cache_wait *list)
+{
+	struct cache_wait *next;
+
+	for (; list; list = next) {
+		next = list->next;
+		list->next = w->ready;
+		w->ready = list;
+	}
+}
+
+static void run_ready(struct worker *w)
+{
+	struct cache_wait *cw;
+
+	while ((cw = w->ready)) {
+		w->ready = cw->next;
+		cw->next = NULL;
+		cw->wake(w, cw, cw->err);
+	}
+}
+
+/* Pin worker @idx to the idx-th cpu of the configured list. */
+static void worker_pin(struct canopy *cp, struct worker *w)
+{
+	const char *s = cp->conf->cpus;
+	int cpus[CPU_SETSIZE], n = 0;
+	cpu_set_t set;
+
+	if (!s || !*s)
+		return;
+	while (*s && n < CPU_SETSIZE) {
+		char *end;
+		long a = strtol(s, &end, 10), b = a;
+
+		if (end == s)
+			break;
+		if (*end == '-')
+			b = strtol(end + 1, &end, 10);
+		for (; a <= b && n < CPU_SETSIZE; a++)
+			if (a >= 0 && a < CPU_SETSIZE)
+				cpus[n++] = (int)a;
+		s = *end == ',' ? end + 1 : end;
+		if (*end != ',')
+			break;
+	}
+	if (!n)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpus[w->idx % n], &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		log_warn("worker %u: cannot pin to cpu %d", w->idx,
+			 cpus[w->idx % n]);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	worker_pin(w->cp, w);
+	for (;;) {
+		ssize_t n = read(w->fd, w->reqbuf, w->reqbuf_len);
+
+		if (n < 0) {
+			int e = errno;
+
+			if (e == EINTR || e == EAGAIN || e == ENOENT)
+				continue; /* ENOENT: the request was aborted */
+			if (e == ENODEV)
+				break; /* unmounted */
+			log_err("worker %u: read /dev/fuse: %s", w->idx,
+				strerror(e));
+			break;
+		}
+		ops_dispatch(w, w->reqbuf, n);
+		run_ready(w);
+	}
+	run_ready(w);
+	return NULL;
+}
+
+int chan_start(struct canopy *cp)
+{
+	unsigned i;
+	int ret;
+
+	cp->workers = calloc(cp->nworkers, sizeof(*cp->workers));
+	if (!cp->workers)
+		return -ENOMEM;
+	for (i = 0; i < cp->nworkers; i++) {
+		struct worker *w = &cp->workers[i];
+
+		w->idx = i;
+		w->fd = -1;
+		ret = worker_setup(cp, w);
+		if (ret < 0) {
+			log_err("worker %u: %s", i, strerror(-ret));
+			goto err_teardown;
+		}
+	}
+	for (i = 0; i < cp->nworkers; i++) {
+		ret = -pthread_create(&cp->workers[i].tid, NULL, worker_main,
+				      &cp->workers[i]);
+		if (ret) {
+			log_err("cannot start worker %u: %s", i,
+				strerror(-ret));
+			cp->nworkers = i;
+			return ret;
+		}
+	}
+	return 0;
+
+err_teardown:
+	for (i = 0; i < cp->nworkers; i++)
+		worker_teardown(&cp->workers[i]);
+	free(cp->workers);
+	cp->workers = NULL;
+	cp->nworkers = 0;
+	return ret;
+}
+
+int chan_wait_init(struct canopy *cp, int timeout_ms)
+{
+	struct timespec ts;
+	int ret = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&cp->lock);
+	while (!cp->neg.done && ret == 0)
+		ret = pthread_cond_timedwait(&cp->cond, &cp->lock, &ts);
+	pthread_mutex_unlock(&cp->lock);
+	return cp->neg.done ? 0 : -ETIMEDOUT;
+}
+
+/* Abort the connection of @cp's mount, for files still open at stop. */
+static void abort_conn(struct canopy *cp)
+{
+	char path[96];
+	int fd;
+
+	if (!cp->neg.dev_minor && !cp->neg.dev_major)
+		return;
+	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort",
+		 cp->neg.dev_minor);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return; /* already gone: DESTROY ended it */
+	if (write(fd, "1", 1) < 0)
+		log_debug("abort %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+void chan_unmount(struct canopy *cp)
+{
+	if (!cp->se)
+		return;
+	atomic_store(&cp->stopping, true);
+	fuse_session_unmount(cp->se);
+}
+
+void chan_join(struct canopy *cp)
+{
+	uint64_t deadline = now_ns() + 2000000000ULL;
+	unsigned i;
+	bool aborted = false;
+
+	for (i = 0; i < cp->nworkers; i++) {
+		struct worker *w = &cp->workers[i];
+
+		/* DESTROY ends the connection; wait for it, then force it */
+		while (pthread_tryjoin_np(w->tid, NULL) == EBUSY) {
+			if (!aborted && now_ns() > deadline) {
+				abort_conn(cp);
+				aborted = true;
+			}
+			usleep(10000);
+		}
+		worker_teardown(w);
+	}
+	free(cp->workers);
+	cp->workers = NULL;
+	cp->nworkers = 0;
+	if (cp->se) {
+		fuse_session_destroy(cp->se);
+		cp->se = NULL;
+	}
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+static void reply_done(struct req *r, int err)
+{
+	stats_request_done(r->opcode, now_ns() - r->t0, err);
+}
+
+static int reply_write(struct req *r, struct iovec *iov, int cnt, int err)
+{
+	struct fuse_out_header *oh = iov[0].iov_base;
+	size_t len = 0;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < cnt; i++)
+		len += iov[i].iov_len;
+	oh->len = len;
+	oh->error = err;
+	oh->unique = r->unique;
+	n = writev(r->fd, iov, cnt);
+	reply_done(r, err);
+	if (n < 0) {
+		/* ENOENT: the request was interrupted and is gone */
+		if (errno != ENOENT)
+			log_warn_rl("reply to %s: %s", stats_opname(r->opcode),
+				    strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int reply_err(struct req *r, int err)
+{
+	struct fuse_out_header oh;
+	struct iovec iov = { &oh, sizeof(oh) };
+
+	if (err > 0)
+		err = -err; /* tolerate a positive errno */
+	return reply_write(r, &iov, 1, err);
+}
+
+int reply_buf(struct req *r, const void *data, size_t len)
+{
+	struct fuse_out_header oh;
+	struct iovec iov[2] = { { &oh, sizeof(oh) },
+				{ (void *)data, len } };
+
+	return reply_write(r, iov, len ? 2 : 1, 0);
+}
+
+int reply_iov(struct req *r, struct iovec *iov, int cnt)
+{
+	struct fuse_out_header oh;
+
+	iov[0].iov_base = &oh;
+	iov[0].iov_len = sizeof(oh);
+	return reply_write(r, iov, cnt, 0);
+}
+
+/* Empty the pipe after a failed splice; a new pipe is cheaper than a drain. */
+static void pipe_reset(struct worker *w)
+{
+	size_t len = w->pipe_len;
+
+	pipe_close(w);
+	pipe_open(w, len);
+}
+
+static int reply_fd_copy(struct req *r, int fd, uint64_t off, size_t len)
+{
+	struct worker *w = r->w;
+	struct iovec iov[2];
+	ssize_t n;
+
+	if (len > w->buf_len)
+		len = w->buf_len;
+	n = pread(fd, w->buf, len, off);
+	if (n < 0)
+		return reply_err(r, -errno);
+	iov[1].iov_base = w->buf;
+	iov[1].iov_len = n;
+	return reply_iov(r, iov, 2);
+}
+
+int reply_fd(struct req *r, int fd, uint64_t off, size_t len)
+{
+	struct worker *w = r->w;
+	struct fuse_out_header oh;
+	loff_t pos = off;
+	size_t moved = 0;
+	ssize_t n;
+
+	if (len == 0)
+		return reply_buf(r, NULL, 0);
+	if (w->pipe[1] < 0 || len + PAGE > w->pipe_len)
+		return reply_fd_copy(r, fd, off, len);
+
+	oh.len = sizeof(oh) + len;
+	oh.error = 0;
+	oh.unique = r->unique;
+	if (write(w->pipe[1], &oh, sizeof(oh)) != sizeof(oh))
+		goto fallback;
+	while (moved < len) {
+		n = splice(fd, &pos, w->pipe[1], NULL, len - moved,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n <= 0)
+			goto fallback;
+		moved += n;
+	}
+	n = splice(w->pipe[0], NULL, r->fd, NULL, sizeof(oh) + len,
+		   SPLICE_F_MOVE);
+	if (n != (ssize_t)(sizeof(oh) + len)) {
+		int e = n < 0 ? errno : EIO;
+
+		pipe_reset(w);
+		reply_done(r, 0);
+		if (e != ENOENT)
+			log_warn_rl("splice reply: %s", strerror(e));
+		return -e;
+	}
+	reply_done(r, 0);
+	return 0;
+
+fallback:
+	STAT_INC(splice_fallbacks);
+	pipe_reset(w);
+	return reply_fd_copy(r, fd, off, len);
+}
+
+/* ---- INIT negotiation --------------------------------------------------- */
+
+static unsigned read_uint_file(const char *path, unsigned dflt)
+{
+	unsigned v = dflt;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return dflt;
+	if (fscanf(f, "%u", &v) != 1)
+		v = dflt;
+	fclose(f);
+	return v;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo */
+static bool mountinfo_path_eq(const char *field, const char *path)
+{
+	while (*field && *path) {
+		if (field[0] == '\\' && field[1] >= '0' && field[1] <= '3' &&
+		    field[2] && field[3]) {
+			int c = (field[1] - '0') * 64 + (field[2] - '0') * 8 +
+				(field[3] - '0');
+
+			if (c != (unsigned char)*path)
+				return false;
+			field += 4;
+		} else if (*field++ != *path) {
+			return false;
+		}
+		path++;
+	}
+	return !*field && !*path;
+}
+
+/* The device numbers of our mount, from /proc/self/mountinfo. */
+static int find_mount_dev(const char *mnt, unsigned *maj, unsigned *min)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], mp[4096], fstype[256];
+	unsigned a, b;
+	int found = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*u %*u %u:%u %*s %4095s", &a, &b,
+				   mp) != 3)
+			continue;
+		if (sscanf(sep + 3, "%255s", fstype) != 1)
+			continue;
+		if (strcmp(fstype, "fuse.canopy") || !mountinfo_path_eq(mp, mnt))
+			continue;
+		*maj = a;
+		*min = b;
+		found = 0; /* the last match is the top of the stack */
+	}
+	fclose(f);
+	return found;
+}
+
+/* Cached reads are cut at the bdi readahead: raise it to match max_read. */
+static void raise_readahead(struct canopy *cp)
+{
+	struct negotiated *neg = &cp->neg;
+	unsigned kb = cp->conf->readahead_kb;
+	char path[128], val[32];
+	int fd, len;
+
+	if (find_mount_dev(cp->mnt, &neg->dev_major, &neg->dev_minor)) {
+		log_warn("cannot find the mount of %s in mountinfo", cp->mnt);
+		return;
+	}
+	if (!kb)
+		kb = neg->max_pages * (PAGE / 1024);
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 neg->dev_major, neg->dev_minor);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_notice("readahead stays at the kernel's default: %s: %s",
+			   path, strerror(errno));
+		return;
+	}
+	len = snprintf(val, sizeof(val), "%u", kb);
+	if (write(fd, val, len) != len)
+		log_notice("cannot set %s to %u: %s", path, kb,
+			   strerror(errno));
+	else
+		neg->readahead_kb = kb;
+	close(fd);
+}
+
+void op_init(struct req *r)
+{
+	const struct fuse_init_in *in = r->in;
+	struct canopy *cp = r->w->cp;
+	struct negotiated *neg = &cp->neg;
+	struct compat_init_out out;
+	uint64_t kflags, want, got;
+	unsigned limit;
+	size_t outlen = sizeof(out);
+
+	memset(&out, 0, sizeof(out));
+	out.major = CANOPY_PROTO_MAJOR;
+	out.minor = CANOPY_PROTO_MINOR;
+	if (neg->done) {
+		reply_err(r, -EIO);
+		return;
+	}
+	if (in->major < 7) {
+		log_err("kernel FUSE protocol %u.%u is too old", in->major,
+			in->minor);
+		reply_err(r, -EPROTO);
+		return;
+	}
+	if (in->major > 7) {
+		/* answer with ours; the kernel sends INIT again for 7 */
+		reply_buf(r, &out, sizeof(out));
+		return;
+	}
+	kflags = in->flags;
+	if (r->inlen >= offsetof(struct fuse_init_in, flags2) + 4 &&
+	    (in->flags & FUSE_INIT_EXT))
+		kflags |= (uint64_t)in->flags2 << 32;
+
+	want = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_DO_READDIRPLUS |
+	       FUSE_CACHE_SYMLINKS | FUSE_AUTO_INVAL_DATA | FUSE_MAX_PAGES |
+	       FUSE_INIT_EXT | FUSE_DIRECT_IO_ALLOW_MMAP;
+	if (cp->conf->splice)
+		want |= FUSE_SPLICE_WRITE | FUSE_SPLICE_MOVE | FUSE_SPLICE_READ;
+	if (cp->can_passthrough)
+		want |= FUSE_PASSTHROUGH;
+	got = want & kflags;
+
+	out.minor = in->minor < CANOPY_PROTO_MINOR ? in->minor :
+						     CANOPY_PROTO_MINOR;
+	out.flags = (uint32_t)got;
+	out.flags2 = (uint32_t)(got >> 32);
+	out.max_readahead = in->max_readahead;
+	out.max_background = 64;
+	out.congestion_threshold = 48;
+	out.max_write = PAGE; /* read-only: no write ever reaches us */
+	out.time_gran = 1;
+	limit = read_uint_file("/proc/sys/fs/fuse/max_pages_limit", 256);
+	if (got & FUSE_MAX_PAGES) {
+		unsigned mp = cp->conf->max_pages;
+
+		out.max_pages = mp < limit ? mp : limit;
+		if (out.max_pages == 0)
+			out.max_pages = 1;
+	}
+	if (got & FUSE_PASSTHROUGH)
+		out.max_stack_depth = 1;
+	if (out.minor < 23)
+		outlen = 24; /* FUSE_COMPAT_22_INIT_OUT_SIZE */
+
+	neg->major = out.major;
+	neg->minor = out.minor;
+	neg->kernel_minor = in->minor;
+	neg->kernel_flags = kflags;
+	neg->flags = got;
+	neg->max_pages = (got & FUSE_MAX_PAGES) ? out.max_pages : 32;
+	neg->max_pages_limit = limit;
+	neg->max_readahead = out.max_readahead;
+	neg->passthrough = got & FUSE_PASSTHROUGH;
+	if (!neg->passthrough && !neg->passthrough_why[0])
+		snprintf(neg->passthrough_why, sizeof(neg->passthrough_why),
+			 "%s", cp->can_passthrough ?
+			 "the kernel does not offer it" : "disabled");
+	neg->splice = (got & FUSE_SPLICE_WRITE) && cp->conf->splice;
+
+	reply_buf(r, &out, outlen);
+	raise_readahead(cp);
+
+	log_info("FUSE %u.%u (kernel 7.%u): max_pages %u (limit %u), "
+		 "max_read %u KiB, readahead %u KiB, passthrough %s, splice %s, "
+		 "%u threads", neg->major, neg->minor, neg->kernel_minor,
+		 neg->max_pages, limit, neg->max_pages * 4, neg->readahead_kb,
+		 neg->passthrough ? "on" : "off", neg->splice ? "on" : "off",
+		 cp->nworkers);
+	pthread_mutex_lock(&cp->lock);
+	neg->done = true;
+	pthread_cond_broadcast(&cp->cond);
+	pthread_mutex_unlock(&cp->lock);
+}
+
+void op_destroy(struct req *r)
+{
+	atomic_store(&r->w->cp->stopping, true);
+	reply_err(r, 0);
+}

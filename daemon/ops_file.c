@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/ops_file.c - OPEN, READ, RELEASE, FLUSH, LSEEK.
+ *
+ * Each open gets one of three modes (DESIGN.md, "Kernel interface"):
+ *   passthrough  the file is complete in its cache file (or, with
+ *                cache.owner_passthrough, the backing file itself); the
+ *                kernel reads it directly and canopyd sees no READ;
+ *   cached       FOPEN_KEEP_CACHE; READs are answered from the cache file
+ *                (spliced), fetching missing blocks first;
+ *   direct       FOPEN_DIRECT_IO, for files the cache cannot hold; READs go
+ *                to the backing file.
+ * Small files are fetched whole at OPEN, so their opens end in passthrough.
+ *
+ * The kernel requires every open of an inode in passthrough to use the same
+ * backing file, and refuses passthrough while the inode has cached opens;
+ * node->pt_opens / cached_opens / backing_id mirror that state, under
+ * node->lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "canopyd_i.h"
+#include "io.h"
+
+struct open_wait {
+	struct cache_wait cw;
+	struct req r;            /* r.in is not kept */
+	struct node *n;          /* referenced */
+	struct cache_obj *o;     /* referenced and opened */
+};
+
+struct read_wait {
+	struct cache_wait cw;
+	struct req r;            /* r.in is not kept */
+	struct handle *h;
+	uint64_t off;
+	uint32_t size;
+};
+
+static void reply_open(struct req *r, struct handle *h, uint32_t flags,
+		       int backing_id)
+{
+	struct compat_open_out out;
+
+	memset(&out, 0, sizeof(out));
+	out.fh = h->fh;
+	out.open_flags = flags | FOPEN_NOFLUSH;
+	out.backing_id = backing_id;
+	reply_buf(r, &out, sizeof(out));
+}
+
+/* Register @fd with the kernel for passthrough; -errno on failure. */
+static int backing_open(struct req *r, int fd)
+{
+	struct fuse_backing_map map = { .fd = fd };
+	int id = ioctl(r->fd, FUSE_DEV_IOC_BACKING_OPEN, &map);
+
+	if (id < 0) {
+		int ret = -errno;
+
+		log_warn_rl("passthrough refused by the kernel (%s); serving "
+			    "through the cache", strerror(-ret));
+		return ret;
+	}
+	return id;
+}
+
+static void backing_close(struct req *r, int id)
+{
+	uint32_t bid = id;
+
+	if (ioctl(r->fd, FUSE_DEV_IOC_BACKING_CLOSE, &bid) < 0)
+		log_warn_rl("passthrough id %d: close: %s", id,
+			    strerror(errno));
+}
+
+/*
+ * Join the passthrough opens of @n, if it has any; n->lock held. Takes over
+ * @o (opened) if given. Returns true if it replied.
+ */
+static bool open_join_pt_locked(struct req *r, struct node *n,
+				struct cache_obj *o)
+{
+	struct handle *h;
+
+	if (!n->pt_opens)
+		return false;
+	h = handle_new(H_PASSTHROUGH, n);
+	if (!h)
+		return false;
+	if (o && o != n->pt_obj) {
+		cache_obj_close(o);
+		cache_obj_put(o);
+		o = NULL;
+	}
+	if (!o && n->pt_obj) {
+		o = n->pt_obj;
+		cache_obj_ref(o);
+		cache_obj_open(o); /* reserved already: cannot fail */
+	}
+	h->obj = o;
+	n->pt_opens++;
+	STAT_INC(passthrough_opens);
+	reply_open(r, h, FOPEN_PASSTHROUGH, n->backing_id);
+	return true;
+}
+
+/* Passthrough straight to the backing file (cache.owner_passthrough). */
+static bool open_owner_pt_locked(struct req *r, struct node *n)
+{
+	struct canopy *cp = r->w->cp;
+	struct handle *h;
+	int fd, id;
+
+	if (n->cached_opens)
+		return false;
+	fd = view_open(&cp->view, n->path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	STAT_INC(backing_opens);
+	id = backing_open(r, fd);
+	close(fd);
+	if (id < 0)
+		return false;
+	h = handle_new(H_PASSTHROUGH, n);
+	if (!h) {
+		backing_close(r, id);
+		return false;
+	}
+	n->pt_opens = 1;
+	n->backing_id = id;
+	STAT_INC(passthrough_opens);
+	reply_open(r, h, FOPEN_PASSTHROUGH, id);
+	return true;
+}
+
+/* Second half of OPEN: @o is opened and, for small files, complete. */
+static void open_finish(struct req *r, struct node *n, struct cache_obj *o)
+{
+	struct canopy *cp = r->w->cp;
+	struct handle *h;
+	int id;
+
+	pthread_mutex_lock(&n->lock);
+	if (open_join_pt_locked(r, n, o))
+		goto out_unlock;
+	if (cp->neg.passthrough && !n->cached_opens && cache_obj_complete(o)) {
+		id = backing_open(r, cache_obj_fd(o));
+		if (id >= 0) {
+			h = handle_new(H_PASSTHROUGH, n);
+			if (!h) {
+				backing_close(r, id);
+				goto err_nomem;
+			}
+			h->obj = o;
+			n->pt_opens = 1;
+			n->backing_id = id;
+			n->pt_obj = o;
+			cache_obj_ref(o);
+			STAT_INC(passthrough_opens);
+			reply_open(r, h, FOPEN_PASSTHROUGH, id);
+			goto out_unlock;
+		}
+	}
+	h = handle_new(H_CACHED, n);
+	if (!h)
+		goto err_nomem;
+	h->obj = o;
+	n->cached_opens++;
+	STAT_INC(cached_opens);
+	reply_open(r, h, FOPEN_KEEP_CACHE, 0);
+out_unlock:
+	pthread_mutex_unlock(&n->lock);
+	return;
+
+err_nomem:
+	pthread_mutex_unlock(&n->lock);
+	cache_obj_close(o);
+	cache_obj_put(o);
+	reply_err(r, -ENOMEM);
+}
+
+static void open_wake(struct worker *w, struct cache_wait *cw, int err)
+{
+	struct open_wait *ow = (struct open_wait *)cw;
+	uint64_t size = cache_obj_ident(ow->o)->size;
+	int ret = err;
+
+	ow->r.w = w;
+	if (!ret)
+		ret = resolve_range(w, ow->o, 0, size, &ow->cw);
+	if (ret == CACHE_PARKED)
+		return;
+	if (ret == 0) {
+		open_finish(&ow->r, ow->n, ow->o);
+	} else {
+		cache_obj_close(ow->o);
+		cache_obj_put(ow->o);
+		reply_err(&ow->r, ret == -ESTALE ? -EIO : ret);
+	}
+	node_put(ow->n);
+	free(ow);
+}
+
+/* The file cannot be cached: serve it from the backing file directly. */
+static void open_direct(struct req *r, struct node *n, uint64_t size)
+{
+	struct handle *h;
+	int fd;
+
+	fd = view_open(&r->w->cp->view, n->path, O_RDONLY);
+	if (fd < 0) {
+		reply_err(r, fd);
+		return;
+	}
+	STAT_INC(backing_opens);
+	h = handle_new(H_DIRECT, n);
+	if (!h) {
+		close(fd);
+		reply_err(r, -ENOMEM);
+		return;
+	}
+	h->backing_fd = fd;
+	h->size = size;
+	STAT_INC(direct_opens);
+	reply_open(r, h, FOPEN_DIRECT_IO, 0);
+}
+
+void op_open(struct req *r)
+{
+	const struct fuse_open_in *in = r->in;
+	struct canopy *cp = r->w->cp;
+	struct cache_obj *o = NULL;
+	struct open_wait *ow;
+	struct node *n;
+	uint64_t size;
+	int ret;
+
+	if ((in->flags & O_ACCMODE) != O_RDONLY ||
+	    (in->flags & (O_TRUNC | O_CREAT))) {
+		reply_err(r, -EROFS);
+		return;
+	}
+	n = node_get(r->nodeid);
+	if (!n) {
+		reply_err(r, -ESTALE);
+		return;
+	}
+	pthread_mutex_lock(&n->lock);
+	if (!S_ISREG(n->stx.stx_mode)) {
+		pthread_mutex_unlock(&n->lock);
+		reply_err(r, S_ISDIR(n->stx.stx_mode) ? -EISDIR : -EINVAL);
+		goto out;
+	}
+	if (open_join_pt_locked(r, n, NULL) ||
+	    (cp->conf->owner_passthrough && cp->neg.passthrough &&
+	     open_owner_pt_locked(r, n))) {
+		pthread_mutex_unlock(&n->lock);
+		goto out;
+	}
+	if (!n->obj) {
+		ret = cache_obj_get(cp->cache, n->path, &n->id, &n->obj);
+		if (ret) {
+			pthread_mutex_unlock(&n->lock);
+			reply_err(r, ret);
+			goto out;
+		}
+	}
+	o = n->obj;
+	cache_obj_ref(o);
+	size = n->id.size;
+	pthread_mutex_unlock(&n->lock);
+
+	ret = cache_obj_open(o);
+	if (ret == -ENOSPC) {
+		cache_obj_put(o);
+		open_direct(r, n, size);
+		goto out;
+	}
+	if (ret) {
+		cache_obj_put(o);
+		reply_err(r, ret);
+		goto out;
+	}
+	if (size > cp->conf->small_file_max) {
+		open_finish(r, n, o);
+		goto out;
+	}
+	/* a small file: fetch it whole, then open it in passthrough */
+	ret = resolve_range(r->w, o, 0, size, NULL);
+	if (ret == 0) {
+		open_finish(r, n, o);
+		goto out;
+	}
+	if (ret != CACHE_PARKED) {
+		cache_obj_close(o);
+		cache_obj_put(o);
+		reply_err(r, ret == -ESTALE ? -EIO : ret);
+		goto out;
+	}
+	ow = calloc(1, sizeof(*ow));
+	if (!ow) {
+		cache_obj_close(o);
+		cache_obj_put(o);
+		reply_err(r, -ENOMEM);
+		goto out;
+	}
+	ow->cw.wake = open_wake;
+	ow->r = *r;
+	ow->r.in = NULL;
+	ow->n = n;
+	ow->o = o;
+	/* try again with the waiter: the fetch may have ended meanwhile */
+	open_wake(r->w, &ow->cw, 0);
+	return; /* ow owns the node reference */
+out:
+	node_put(n);
+}
+
+/* Answer a READ of a cached or passthrough handle from its cache file. */
+static int read_cached_reply(struct req *r, struct handle *h, uint64_t off,
+			     uint32_t size)
+{
+	uint64_t fsize = cache_obj_ident(h->obj)->size;
+	size_t len = off >= fsize ? 0 : (fsize - off < size ? fsize - off : size);
+
+	STAT_INC(cache_hits);
+	STAT_ADD(bytes_from_cache, len);
+	return reply_fd(r, cache_obj_fd(h->obj), off, len);
+}
+
+static void read_wake(struct worker *w, struct cache_wait *cw, int err)
+{
+	struct read_wait *rw = (struct read_wait *)cw;
+	int ret = err;
+
+	rw->r.w = w;
+	if (!ret)
+		ret = resolve_range(w, rw->h->obj, rw->off, rw->size, &rw->cw);
+	if (ret == CACHE_PARKED)
+		return;
+	if (ret == 0)
+		read_cached_reply(&rw->r, rw->h, rw->off, rw->size);
+	else
+		reply_err(&rw->r, ret == -ESTALE ? -EIO : ret);
+	free(rw);
+}
+
+static void read_direct(struct req *r, struct handle *h, uint64_t off,
+			uint32_t size)
+{
+	struct worker *w = r->w;
+	ssize_t n;
+
+	if (size > w->buf_len)
+		size = w->buf_len;
+	n = uring_read(w->ring, h->backing_fd, w->buf, size, off);
+	if (n < 0) {
+		reply_err(r, (int)n);
+		return;
+	}
+	STAT_INC(backing_reads);
+	STAT_ADD(backing_bytes, n);
+	STAT_ADD(bytes_from_backing, n);
+	reply_buf(r, w->buf, n);
+}
+
+void op_read(struct req *r)
+{
+	const struct fuse_read_in *in = r->in;
+	struct read_wait *rw;
+	struct handle *h;
+	int ret;
+
+	h = handle_get(in->fh);
+	if (!h || h->kind == H_DIR) {
+		reply_err(r, -EBADF);
+		return;
+	}
+	stats_read_size(in->size);
+	if (h->kind == H_DIRECT) {
+		read_direct(r, h, in->offset, in->size);
+		return;
+	}
+	if (!h->obj) {
+		/* passthrough of the backing file: the kernel reads it */
+		reply_err(r, -EIO);
+		return;
+	}
+	ret = resolve_range(r->w, h->obj, in->offset, in->size, NULL);
+	if (ret == 0) {
+		read_cached_reply(r, h, in->offset, in->size);
+		return;
+	}
+	if (ret != CACHE_PARKED) {
+		reply_err(r, ret == -ESTALE ? -EIO : ret);
+		return;
+	}
+	rw = calloc(1, sizeof(*rw));
+	if (!rw) {
+		reply_err(r, -ENOMEM);
+		return;
+	}
+	rw->cw.wake = read_wake;
+	rw->r = *r;
+	rw->r.in = NULL;
+	rw->h = h;
+	rw->off = in->offset;
+	rw->size = in->size;
+	read_wake(r->w, &rw->cw, 0);
+}
+
+void op_release(struct req *r)
+{
+	const struct fuse_release_in *in = r->in;
+	struct cache_obj *pt_obj = NULL;
+	struct handle *h = handle_remove(in->fh);
+	struct node *n;
+
+	if (!h || h->kind == H_DIR) {
+		/* the kernel ignores RELEASE errors; still say what happened */
+		reply_err(r, -EBADF);
+		handle_free(h);
+		return;
+	}
+	n = h->node;
+	pthread_mutex_lock(&n->lock);
+	if (h->kind == H_PASSTHROUGH && n->pt_opens && --n->pt_opens == 0) {
+		backing_close(r, n->backing_id);
+		n->backing_id = -1;
+		pt_obj = n->pt_obj;
+		n->pt_obj = NULL;
+	} else if (h->kind == H_CACHED && n->cached_opens) {
+		n->cached_opens--;
+	}
+	pthread_mutex_unlock(&n->lock);
+	cache_obj_put(pt_obj);
+	if (h->obj)
+		cache_obj_close(h->obj);
+	handle_free(h);
+	reply_err(r, 0);
+}
+
+void op_flush(struct req *r)
+{
+	reply_err(r, 0); /* nothing is ever written */
+}
+
+void op_lseek(struct req *r)
+{
+	const struct fuse_lseek_in *in = r->in;
+	struct fuse_lseek_out out;
+	struct handle *h = handle_get(in->fh);
+	int fd;
+	off_t pos;
+
+	if (!h || h->kind == H_DIR) {
+		reply_err(r, -EBADF);
+		return;
+	}
+	if (in->whence != SEEK_DATA && in->whence != SEEK_HOLE) {
+		reply_err(r, -EINVAL); /* the kernel does the others itself */
+		return;
+	}
+	/* holes are the backing file's: ask it */
+	fd = h->backing_fd;
+	if (fd < 0) {
+		fd = view_open(&r->w->cp->view, h->node->path, O_RDONLY);
+		if (fd < 0) {
+			reply_err(r, fd);
+			return;
+		}
+		STAT_INC(backing_opens);
+	}
+	pos = lseek(fd, in->offset, in->whence);
+	if (pos < 0) {
+		reply_err(r, -errno);
+	} else {
+		memset(&out, 0, sizeof(out));
+		out.offset = pos;
+		reply_buf(r, &out, sizeof(out));
+	}
+	if (fd != h->backing_fd)
+		close(fd);
+}

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/resolve.c - the fetch path: make a range of a file present in its
+ * local cache file.
+ *
+ * DESIGN: for each block a request needs, in order: present in the local
+ * cache (serve it), already being fetched (park on it, one fetch per block),
+ * or claimed by this worker and read from the backing store through the
+ * worker's io_uring, then written to the cache file. On this single-node
+ * build the node owns every object; the peer step of DESIGN.md joins here.
+ *
+ * A block is read from the backing file the object opened and checked
+ * against its identity; if the file changed while it was being read, the
+ * block is refused (-ESTALE) rather than mixing old and new bytes.
+ * Blocks that are holes in the backing file are left as holes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "canopyd_i.h"
+#include "io.h"
+
+/* Is [off, off+len) one hole of @fd? */
+static bool range_is_hole(int fd, uint64_t off, uint64_t len)
+{
+	off_t data = lseek(fd, off, SEEK_DATA);
+
+	if (data < 0)
+		return errno == ENXIO; /* no data after off */
+	return (uint64_t)data >= off + len;
+}
+
+static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
+{
+	const struct ident *id = cache_obj_ident(o);
+	uint64_t bs = cache_block_size(w->cp->cache), off = b * bs, len;
+	struct ident after;
+	struct statx stx;
+	ssize_t n;
+	int bfd, cfd;
+
+	len = id->size - off < bs ? id->size - off : bs;
+	bfd = cache_obj_backing_fd(o, &w->cp->view);
+	if (bfd < 0)
+		return bfd;
+	cfd = cache_obj_fd(o);
+	if (cfd < 0)
+		return -EBADF;
+	if (range_is_hole(bfd, off, len))
+		return 0;
+	n = uring_read(w->ring, bfd, w->buf, len, off);
+	if (n < 0)
+		return n;
+	STAT_INC(backing_reads);
+	STAT_ADD(backing_bytes, n);
+	if (statx(bfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0)
+		return -errno;
+	ident_from_statx(&after, &stx);
+	if ((uint64_t)n != len || !ident_eq(&after, id)) {
+		log_warn_rl("%s changed while it was read; refetch after the "
+			    "attribute timeout", cache_obj_path(o));
+		return -ESTALE;
+	}
+	n = uring_write(w->ring, cfd, w->buf, len, off);
+	if (n < 0) {
+		log_warn_rl("cache write %s: %s", cache_obj_path(o),
+			    strerror((int)-n));
+		return n;
+	}
+	return 0;
+}
+
+int resolve_range(struct worker *w, struct cache_obj *o, uint64_t off,
+		  uint64_t len, struct cache_wait *cw)
+{
+	uint64_t block;
+	int ret;
+
+	for (;;) {
+		ret = cache_claim(o, off, len, cw, &block);
+		if (ret != CACHE_CLAIMED)
+			return ret;
+		STAT_INC(cache_misses);
+		ret = fetch_block(w, o, block);
+		cache_block_done(o, block, ret, w);
+		if (ret)
+			return ret;
+	}
+}
