@@ -93,12 +93,16 @@ $(OUT)/canopyctl: $(OUT)/daemon/canopyctl.o
 $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -Idaemon $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CRIT_LIBS)
+	$(Q)mkdir -p $(OUT)/dep
+	$(Q)$(CC) $(ALL_CFLAGS) -MF $(OUT)/dep/$*.d -Idaemon $(LDFLAGS) -o $@ $^ \
+		$(LDLIBS) $(CRIT_LIBS)
 
 $(OUT)/benchmarks/%: benchmarks/%.c
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+	$(Q)mkdir -p $(OUT)/dep
+	$(Q)$(CC) $(ALL_CFLAGS) -MF $(OUT)/dep/bench-$*.d $(LDFLAGS) -o $@ $< \
+		$(LDLIBS)
 
 tests-build: all $(UNIT_BIN)
 
