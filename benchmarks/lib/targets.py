@@ -1,0 +1,239 @@
+"""Issue-2 targets (a)-(e), each a median of repeats beside its baseline.
+
+(a) warm sequential read, 1 GiB, 1 MiB reads: canopy / native >= 0.9
+(b) cold first read of the same:              canopy / bindfs >= 1.5
+(c) warm stat (existing, missing):            canopy / native >= 0.7
+    warm open+read+close of small files:      canopy / native >= 0.25
+                                              canopy / bindfs >= 2
+(d) max_pages_limit 4096, cached mode:        fuse.read.size_max >= 4 MiB
+(e) canopyd VmRSS serving 20,000 files:       <= 64 MiB
+"""
+import os
+
+from common import (CsvOut, drop_caches, log, median)
+from mounts import Bindfs, Canopy, Native, stats_delta
+from tools import MiB, fio, metabench, read_file
+from trees import ensure_file, ensure_pytree, ensure_tree20k, make_lists, \
+    walk_files
+import reqsize
+
+GiB = 1 << 30
+MAX_PAGES_LIMIT = "/proc/sys/fs/fuse/max_pages_limit"
+
+RAW_FIELDS = ["target", "system", "config", "repeat", "value", "unit",
+              "detail"]
+SUM_FIELDS = ["target", "what", "canopy", "baseline_system", "baseline",
+              "unit", "ratio", "goal", "met", "repeats", "detail"]
+
+
+class Targets:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.raw = CsvOut(os.path.join(ctx.out, "targets_raw.csv"),
+                          RAW_FIELDS)
+        self.sum = CsvOut(os.path.join(ctx.out, "targets.csv"), SUM_FIELDS)
+        self.R = max(3, ctx.repeats)
+        self.big = ensure_file(os.path.join(ctx.data, "big", "seq1g"), GiB)
+
+    def rec(self, target, system, config, rep, value, unit, detail=""):
+        self.raw.add(target=target, system=system, config=config,
+                     repeat=rep, value=value, unit=unit, detail=detail)
+
+    def verdict(self, target, what, canopy, base_sys, base, unit, goal,
+                higher_is_better=True, detail="", ratio=None, n=None):
+        if ratio is None and canopy is not None and base:
+            ratio = canopy / base
+        if goal is None or ratio is None:
+            met = ""
+        else:
+            met = "yes" if (ratio >= goal if higher_is_better
+                            else ratio <= goal) else "NO"
+        self.sum.add(target=target, what=what, canopy=canopy,
+                     baseline_system=base_sys, baseline=base, unit=unit,
+                     ratio=ratio, goal=goal, met=met,
+                     repeats=n or self.R, detail=detail)
+        log(f"target {target}: {what}: canopy {canopy} vs {base_sys} {base}"
+            f" {unit} -> ratio {ratio} (goal {goal}) {met}")
+
+    # (a) -------------------------------------------------------------
+    def warm_read(self):
+        ctx, big = self.ctx, self.big
+        nat = {"default": [], "cached": []}
+        can = {"default": [], "cached": []}
+        details = {}
+        for cfg in ("default", "cached"):
+            mode = "cached" if cfg == "cached" else None
+            with Canopy(ctx, os.path.dirname(big), mode=mode) as c:
+                p = c.path(big)
+                # fill the cache, then reopen: passthrough when complete
+                read_file(p)
+                read_file(p)
+                s0 = c.stats()
+                for r in range(self.R):
+                    n = fio(big, rw="read", bs=MiB)["MBps"]
+                    m = fio(p, rw="read", bs=MiB)["MBps"]
+                    nat[cfg].append(n)
+                    can[cfg].append(m)
+                    self.rec("a", "native", cfg, r, n, "MB/s")
+                    self.rec("a", "canopy", cfg, r, m, "MB/s")
+                d = stats_delta(s0, c.stats())
+                details[cfg] = (f"passthrough.opens +"
+                                f"{d.get('passthrough.opens', '?')}, "
+                                f"fuse.read.count +"
+                                f"{d.get('fuse.read.count', '?')} "
+                                f"over {self.R} timed reads")
+        self.verdict("a", "warm seq read 1 GiB, 1 MiB reads (daemon "
+                     "defaults)", median(can["default"]), "native",
+                     median(nat["default"]), "MB/s", 0.9,
+                     detail=details["default"])
+        self.verdict("a'", "same, --passthrough false (kernel page cache "
+                     "of the FUSE file)", median(can["cached"]), "native",
+                     median(nat["cached"]), "MB/s", None,
+                     detail=details["cached"])
+
+    # (b) -------------------------------------------------------------
+    def cold_read(self):
+        ctx, big = self.ctx, self.big
+        root = os.path.dirname(big)
+        res = {"native": [], "bindfs": [], "canopy": []}
+        for r in range(self.R):
+            for kind in ("bindfs", "canopy", "native"):
+                cls = {"native": Native, "bindfs": Bindfs,
+                       "canopy": Canopy}[kind]
+                with cls(ctx, root) as s:
+                    drop_caches()
+                    v = fio(s.path(big), rw="read", bs=MiB)["MBps"]
+                    res[kind].append(v)
+                    self.rec("b", kind, "cold", r, v, "MB/s")
+                    if kind == "canopy":
+                        st = s.stats()
+                        detail = (f"backing.reads {st.get('backing.reads')}"
+                                  f", backing.bytes "
+                                  f"{st.get('backing.bytes')}")
+        self.verdict("b", "cold first read 1 GiB, 1 MiB reads",
+                     median(res["canopy"]), "bindfs", median(res["bindfs"]),
+                     "MB/s", 1.5, detail=f"native cold: "
+                     f"{median(res['native']):.0f} MB/s; canopy {detail}")
+
+    # (c) -------------------------------------------------------------
+    def metadata(self):
+        ctx = self.ctx
+        tree = ensure_pytree(os.path.join(ctx.data, "py"))
+        lists = make_lists(tree, ctx.work, "py")
+        secs = 1 if ctx.quick else 2
+        vals = {}
+        with Canopy(ctx, tree) as c, Bindfs(ctx, tree) as b:
+            systems = [Native(ctx), c, b]
+            for s in systems:  # warm-up pass
+                for op, (lst, _) in lists.items():
+                    metabench(ctx, "read" if op == "read" else "stat", lst,
+                              s.path(tree))
+            for r in range(self.R):
+                for op, (lst, n) in lists.items():
+                    for s in systems:
+                        js = metabench(ctx, "read" if op == "read" else
+                                       "stat", lst, s.path(tree),
+                                       seconds=secs)
+                        v = js["ops_per_s"]
+                        vals.setdefault((op, s.name), []).append(v)
+                        self.rec("c", s.name, f"warm {op}", r, v, "ops/s",
+                                 f"files={n} ok={js['ok']} "
+                                 f"enoent={js['enoent']} "
+                                 f"errors={js['errors']}")
+        m = {k: median(v) for k, v in vals.items()}
+        self.verdict("c", "warm stat, existing paths",
+                     m[("stat", "canopy")], "native", m[("stat", "native")],
+                     "ops/s", 0.7)
+        self.verdict("c", "warm stat, missing paths",
+                     m[("missing", "canopy")], "native",
+                     m[("missing", "native")], "ops/s", 0.7)
+        self.verdict("c", "warm open+read+close, small files",
+                     m[("read", "canopy")], "native", m[("read", "native")],
+                     "ops/s", 0.25)
+        self.verdict("c", "warm open+read+close, small files",
+                     m[("read", "canopy")], "bindfs", m[("read", "bindfs")],
+                     "ops/s", 2.0)
+
+    # (d) -------------------------------------------------------------
+    def max_read(self):
+        ctx, big = self.ctx, self.big
+        ctx.knobs.set(MAX_PAGES_LIMIT, 4096)
+        try:
+            with Canopy(ctx, os.path.dirname(big), mode="cached",
+                        max_pages=4096) as c:
+                p = c.path(big)
+                read_file(p)
+                status = c.status
+                bw = []
+                runmax = []
+                for r in range(self.R):
+                    s0 = c.stats()
+                    v = fio(p, rw="read", bs=16 * MiB, invalidate=True)
+                    d = stats_delta(s0, c.stats())
+                    rs = reqsize.summarize(d)
+                    bw.append(v["MBps"])
+                    runmax.append(rs["max"])
+                    self.rec("d", "canopy", "cached mp=4096 bs=16M", r,
+                             v["MBps"], "MB/s",
+                             f"requests={rs['count']} "
+                             f"run_max={rs['max']} mean={rs['mean']}")
+                st = c.stats()
+        finally:
+            ctx.knobs.restore(MAX_PAGES_LIMIT)
+        smax = st.get("fuse.read.size_max")
+        self.verdict("d", "fuse.read.size_max, cached seq read, 16 MiB "
+                     "reads, max_pages_limit=4096",
+                     smax / MiB if smax is not None else None, "goal", 4,
+                     "MiB", 1.0, detail=(
+                         f"negotiated max_pages="
+                         f"{status.get('max_pages')} max_read="
+                         f"{status.get('max_read')} bdi read_ahead_kb="
+                         f"{status.get('bdi.read_ahead_kb')}; largest "
+                         f"request per run (hist) {runmax}; median "
+                         f"{median(bw):.0f} MB/s"))
+
+    # (e) -------------------------------------------------------------
+    def rss(self):
+        ctx = self.ctx
+        py = ensure_pytree(os.path.join(ctx.data, "py"))
+        sizes = [s for _, s in walk_files(py)]
+        tree = ensure_tree20k(os.path.join(ctx.data, "tree20k"), sizes)
+        lists = make_lists(tree, ctx.work, "t20k", small_max=1 << 62)
+        with Canopy(ctx, tree) as c:
+            m0 = c.memory()
+            for op in ("stat", "missing", "read"):
+                metabench(ctx, "read" if op == "read" else "stat",
+                          lists[op][0], c.path(tree))
+            for op in ("stat", "missing", "read"):
+                metabench(ctx, "read" if op == "read" else "stat",
+                          lists[op][0], c.path(tree), seconds=1)
+            m1 = c.memory()
+            st = c.stats()
+        self.rec("e", "canopy", "idle after mount", 0,
+                 m0.get("VmRSS", 0) / 1024, "MiB", str(m0))
+        self.rec("e", "canopy", "after serving 20k files", 0,
+                 m1.get("VmRSS", 0) / 1024, "MiB", str(m1))
+        rss = m1.get("VmRSS")
+        self.verdict("e", "canopyd VmRSS after serving a 20,000-file tree "
+                     "(stat, missing, read all)",
+                     rss / 1024 if rss else None, "goal", 64, "MiB", 1.0,
+                     higher_is_better=False, n=1, detail=(
+                         f"VmHWM {m1.get('VmHWM', 0) / 1024:.1f} MiB, "
+                         f"RssAnon {m1.get('RssAnon', 0) / 1024:.1f}, "
+                         f"RssFile {m1.get('RssFile', 0) / 1024:.1f}, "
+                         f"RssShmem {m1.get('RssShmem', 0) / 1024:.1f} "
+                         f"MiB; at mount {m0.get('VmRSS', 0) / 1024:.1f} "
+                         f"MiB; cache.bytes {st.get('cache.bytes')}; "
+                         f"threads {m1.get('Threads')}"))
+
+
+def run_targets(ctx):
+    t = Targets(ctx)
+    for step in (t.warm_read, t.cold_read, t.metadata, t.max_read, t.rss):
+        log(f"targets: {step.__name__}")
+        try:
+            step()
+        except Exception as e:  # one failed target must not hide the rest
+            ctx.note(f"target step {step.__name__} failed: {e}")
+    t.raw.close()
+    t.sum.close()

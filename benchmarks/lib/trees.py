@@ -1,0 +1,159 @@
+"""Backing data: large files, a Python tree, a 20,000-file tree, lists.
+
+Data lives under WORK/data (a disk file system, like the backing store)
+and is reused by later runs when it is already complete (a stamp file).
+"""
+import os
+import random
+import shutil
+import subprocess
+
+from common import BenchError, log
+
+STDLIB = "/usr/lib/python3.11"
+DIST = "/usr/lib/python3/dist-packages"
+# files of the environment, not of Python; never copied
+EXCLUDE = ("_sandboxing",)
+
+MISSING_SUFFIXES = (".cpython-311-x86_64-linux-gnu.so", ".abi3.so", ".so",
+                    "/__init__.py", ".pyc")
+
+
+def _stamped(path, stamp):
+    return os.path.exists(os.path.join(path, ".stamp")) and \
+        open(os.path.join(path, ".stamp")).read() == stamp
+
+
+def _stamp(path, stamp):
+    with open(os.path.join(path, ".stamp"), "w") as f:
+        f.write(stamp)
+
+
+def ensure_file(path, size):
+    """A file of random bytes (incompressible, no holes)."""
+    if os.path.exists(path) and os.path.getsize(path) == size:
+        return path
+    log(f"creating {path} ({size >> 20} MiB)")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    chunk = 16 << 20
+    with open(tmp, "wb") as f:
+        left = size
+        while left > 0:
+            n = min(chunk, left)
+            f.write(os.urandom(n))
+            left -= n
+    os.rename(tmp, path)
+    return path
+
+
+def ensure_files(directory, prefix, n, size):
+    os.makedirs(directory, exist_ok=True)
+    return [ensure_file(os.path.join(directory, f"{prefix}{i}"), size)
+            for i in range(n)]
+
+
+def ensure_pytree(dst):
+    """PREFIX/lib/python3.11 + PREFIX/lib/python3/dist-packages, copied with
+    their mtimes (so the shipped __pycache__ stays valid): a Python prefix
+    that PYTHONHOME can point at, through any of the systems."""
+    stamp = "pytree v1"
+    if _stamped(dst, stamp):
+        return dst
+    log(f"copying the Python tree to {dst}")
+    shutil.rmtree(dst, ignore_errors=True)
+    os.makedirs(os.path.join(dst, "lib", "python3"))
+    ign = shutil.ignore_patterns(*(e + "*" for e in EXCLUDE))
+    shutil.copytree(STDLIB, os.path.join(dst, "lib", "python3.11"),
+                    symlinks=True, ignore=ign)
+    shutil.copytree(DIST, os.path.join(dst, "lib", "python3",
+                                       "dist-packages"),
+                    symlinks=True, ignore=ign)
+    _stamp(dst, stamp)
+    return dst
+
+
+def walk_files(root):
+    """Regular files under root, relative, in walk order, with sizes."""
+    res = []
+    for d, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            p = os.path.join(d, name)
+            if name == ".stamp" or os.path.islink(p):
+                continue
+            res.append((os.path.relpath(p, root), os.path.getsize(p)))
+    return res
+
+
+def ensure_tree20k(dst, sizes, n=20000, per_dir=25, seed=42):
+    """n files with sizes drawn from `sizes` (the Python tree's), in
+    nested package-like directories of per_dir files."""
+    stamp = f"tree20k v1 n={n} per_dir={per_dir} seed={seed}"
+    if _stamped(dst, stamp):
+        return dst
+    log(f"creating a {n}-file tree at {dst}")
+    shutil.rmtree(dst, ignore_errors=True)
+    rnd = random.Random(seed)
+    blob = os.urandom(1 << 20)
+    for i in range(n):
+        d = os.path.join(dst, f"pkg{i // (per_dir * 20):03d}",
+                         f"sub{(i // per_dir) % 20:02d}")
+        if i % per_dir == 0:
+            os.makedirs(d, exist_ok=True)
+        size = min(rnd.choice(sizes), len(blob))
+        with open(os.path.join(d, f"mod{i:05d}.py"), "wb") as f:
+            f.write(blob[:size])
+    _stamp(dst, stamp)
+    return dst
+
+
+def write_list(path, items):
+    with open(path, "w") as f:
+        for it in items:
+            f.write(it + "\n")
+    return path
+
+
+def make_lists(tree, outdir, tag, small_max=64 << 10, sample=1):
+    """Lists over `tree`: every file, its small files, and missing paths
+    (the probes an importer makes next to existing files); every
+    `sample`-th entry when sample > 1. Returns {name: (path, count)}."""
+    files = walk_files(tree)
+    if not files:
+        raise BenchError(f"{tree}: no files")
+    files = files[::sample]
+    allf = [p for p, _ in files]
+    small = [p for p, s in files if s <= small_max]
+    rnd = random.Random(7)
+    missing = []
+    for p in allf:
+        stem = p.rsplit(".", 1)[0]
+        cand = stem + rnd.choice(MISSING_SUFFIXES)
+        try:
+            os.lstat(os.path.join(tree, cand))
+        except FileNotFoundError:  # not ENOTDIR: a plain ENOENT probe
+            missing.append(cand)
+        except OSError:
+            pass
+    os.makedirs(outdir, exist_ok=True)
+    res = {}
+    for name, items in (("stat", allf), ("missing", missing),
+                        ("read", small)):
+        res[name] = (write_list(os.path.join(outdir, f"{tag}.{name}.txt"),
+                                items), len(items))
+    return res
+
+
+def tree_facts(tree):
+    files = walk_files(tree)
+    sizes = sorted(s for _, s in files)
+    ndirs = sum(1 for _ in os.walk(tree))
+    return {"files": len(files), "dirs": ndirs, "bytes": sum(sizes),
+            "median_size": sizes[len(sizes) // 2] if sizes else 0}
+
+
+def du(path):
+    r = subprocess.run(["du", "-sb", path], stdout=subprocess.PIPE,
+                       text=True)
+    return int(r.stdout.split()[0]) if r.returncode == 0 else None
