@@ -466,7 +466,10 @@ int resolve_range(struct worker *w, struct cache_obj *o, uint64_t off,
 
 /* ---- control socket (ctl.c) --------------------------------------------- */
 
+/* Bind the socket (before mounting); then serve it (after INIT). */
+int ctl_open(struct canopy *cp);
 int ctl_start(struct canopy *cp);
+const char *ctl_socket_path(void);
 void ctl_stop(void);
 /* status text (or JSON) into a malloc'd string */
 char *ctl_status(struct canopy *cp, bool json);

@@ -15,13 +15,17 @@
  *
  * Shutdown: the main thread unmounts; the kernel sends DESTROY (answered by
  * a worker) and then ends the connection, so every worker's read fails with
- * ENODEV and the worker exits; the main thread joins them. If files were
- * still open on the lazily unmounted tree, the connection is aborted through
- * /sys/fs/fuse/connections so that nothing waits forever.
+ * ENODEV and the worker exits; the main thread joins them. If files are
+ * still open on the lazily unmounted tree, no DESTROY comes: after a grace
+ * period the connection is aborted through /sys/fs/fuse/connections when
+ * fusectl is mounted, and the workers are interrupted with SIGUSR2 (their
+ * read fails with EINTR and they see cp->stopping); closing the last
+ * /dev/fuse fd then ends the connection.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +231,8 @@ static void *worker_main(void *arg)
 		if (n < 0) {
 			int e = errno;
 
+			if (e == EINTR && atomic_load(&w->cp->stopping))
+				break; /* interrupted by chan_join() */
 			if (e == EINTR || e == EAGAIN || e == ENOENT)
 				continue; /* ENOENT: the request was aborted */
 			if (e == ENODEV)
@@ -242,10 +248,19 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static void on_sigusr2(int sig)
+{
+	(void)sig; /* only to interrupt a worker's read */
+}
+
 int chan_start(struct canopy *cp)
 {
+	struct sigaction sa = { .sa_handler = on_sigusr2 };
 	unsigned i;
 	int ret;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL); /* no SA_RESTART: read() gets EINTR */
 
 	cp->workers = calloc(cp->nworkers, sizeof(*cp->workers));
 	if (!cp->workers)
@@ -331,21 +346,34 @@ void chan_join(struct canopy *cp)
 {
 	uint64_t deadline = now_ns() + 2000000000ULL;
 	unsigned i;
-	bool aborted = false;
+	bool forced = false;
 
 	for (i = 0; i < cp->nworkers; i++) {
 		struct worker *w = &cp->workers[i];
 
 		/* DESTROY ends the connection; wait for it, then force it */
 		while (pthread_tryjoin_np(w->tid, NULL) == EBUSY) {
-			if (!aborted && now_ns() > deadline) {
-				abort_conn(cp);
-				aborted = true;
+			if (now_ns() > deadline) {
+				unsigned j;
+
+				if (!forced) {
+					log_notice("files are still open on "
+						   "%s: ending the connection",
+						   cp->mnt);
+					abort_conn(cp);
+					forced = true;
+				}
+				atomic_store(&cp->stopping, true);
+				for (j = i; j < cp->nworkers; j++)
+					pthread_kill(cp->workers[j].tid,
+						     SIGUSR2);
+				deadline = now_ns() + 100000000ULL;
 			}
 			usleep(10000);
 		}
-		worker_teardown(w);
 	}
+	for (i = 0; i < cp->nworkers; i++)
+		worker_teardown(&cp->workers[i]);
 	free(cp->workers);
 	cp->workers = NULL;
 	cp->nworkers = 0;

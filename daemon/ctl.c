@@ -2,7 +2,9 @@
 /*
  * daemon/ctl.c - the control socket.
  *
- * DESIGN: one thread accepts on a unix socket and answers one command per
+ * DESIGN: the socket is bound before the mount (so a bad path fails start-up
+ * with nothing mounted) and served once INIT is done: clients that connect
+ * earlier wait in the backlog. One thread accepts and answers one command per
  * connection (ctl_i.h). Commands only read counters and negotiated state,
  * except drop-caches, which is refused to peers that are neither root nor
  * the daemon's own user. ctl_stop() shuts the listening socket down, which
@@ -25,6 +27,7 @@
 static int ctl_fd = -1;
 static int ctl_wake[2] = { -1, -1 };
 static pthread_t ctl_thread;
+static bool ctl_running;
 static char ctl_path[108];
 
 static const char *yesno(bool b)
@@ -233,7 +236,7 @@ static int mkdir_parent(const char *path)
 	return 0;
 }
 
-int ctl_start(struct canopy *cp)
+int ctl_open(struct canopy *cp)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int ret;
@@ -255,7 +258,7 @@ int ctl_start(struct canopy *cp)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctl_path);
 	unlink(ctl_path); /* a socket left by a daemon that died */
 	if (bind(ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(ctl_path, 0666) < 0 || listen(ctl_fd, 16) < 0) {
+	    chmod(ctl_path, 0666) < 0 || listen(ctl_fd, 64) < 0) {
 		ret = -errno;
 		goto err_close;
 	}
@@ -263,16 +266,8 @@ int ctl_start(struct canopy *cp)
 		ret = -errno;
 		goto err_unlink;
 	}
-	ret = -pthread_create(&ctl_thread, NULL, ctl_main, cp);
-	if (ret)
-		goto err_pipe;
-	log_info("control socket %s", ctl_path);
 	return 0;
 
-err_pipe:
-	close(ctl_wake[0]);
-	close(ctl_wake[1]);
-	ctl_wake[0] = ctl_wake[1] = -1;
 err_unlink:
 	unlink(ctl_path);
 err_close:
@@ -281,13 +276,32 @@ err_close:
 	return ret;
 }
 
+const char *ctl_socket_path(void)
+{
+	return ctl_path;
+}
+
+int ctl_start(struct canopy *cp)
+{
+	int ret = -pthread_create(&ctl_thread, NULL, ctl_main, cp);
+
+	if (ret)
+		return ret;
+	ctl_running = true;
+	log_info("control socket %s", ctl_path);
+	return 0;
+}
+
 void ctl_stop(void)
 {
 	if (ctl_fd < 0)
 		return;
-	if (write(ctl_wake[1], "x", 1) < 0)
-		log_debug("ctl wake: %s", strerror(errno));
-	pthread_join(ctl_thread, NULL);
+	if (ctl_running) {
+		if (write(ctl_wake[1], "x", 1) < 0)
+			log_debug("ctl wake: %s", strerror(errno));
+		pthread_join(ctl_thread, NULL);
+		ctl_running = false;
+	}
 	close(ctl_wake[0]);
 	close(ctl_wake[1]);
 	close(ctl_fd);

@@ -352,13 +352,21 @@ int main(int argc, char **argv)
 	node_set_attr(root, &stx);
 	node_put(root);
 
+	ret = ctl_open(cp);
+	if (ret) {
+		cache_free(cp->cache);
+		fail(ready_fd, 1, "control socket %s: %s", ctl_socket_path(),
+		     strerror(-ret));
+	}
 	ret = chan_mount(cp);
 	if (ret) {
+		ctl_stop();
 		cache_free(cp->cache);
 		fail(ready_fd, 1, "cannot mount %s", mnt);
 	}
 	ret = chan_start(cp);
 	if (ret) {
+		ctl_stop();
 		chan_unmount(cp);
 		cache_free(cp->cache);
 		fail(ready_fd, 1, "cannot start workers: %s", strerror(-ret));
@@ -369,7 +377,8 @@ int main(int argc, char **argv)
 	if (ret) {
 		log_err("%s", ret == -ETIMEDOUT ?
 			"the kernel sent no INIT within 30 s" :
-			"cannot create the control socket");
+			"cannot serve the control socket");
+		ctl_stop();
 		chan_unmount(cp);
 		chan_join(cp);
 		cache_free(cp->cache);
