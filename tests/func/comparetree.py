@@ -10,7 +10,8 @@
       and atime to the nanosecond; symlink targets.
       Pass 2: every regular file's bytes, whole and sequential, plus N
       random pread() ranges per file of 1 MiB or more (block and page
-      boundaries included). Files of 256 MiB or more are timed.
+      boundaries included), read again through mmap. Files of 256 MiB or
+      more are timed.
       Exit 0 if all equal, 1 with a list of differences.
 
   comparetree.py snapshot DIR OUT
@@ -25,6 +26,7 @@ All paths are handled as bytes, so names that are not UTF-8 work.
 import argparse
 import hashlib
 import json
+import mmap
 import os
 import random
 import stat
@@ -198,16 +200,30 @@ def ranges_for(size, n, rnd):
 
 
 def compare_ranges(rep, rel, bpath, vpath, size, n, rnd):
+    """pread() at random ranges, and the same ranges through mmap (what
+    the dynamic loader does with libraries)"""
     bfd = os.open(bpath, os.O_RDONLY)
     vfd = os.open(vpath, os.O_RDONLY)
     try:
-        for off, ln in ranges_for(size, n, rnd):
-            bb = os.pread(bfd, ln, max(off, 0))
-            vb = os.pread(vfd, ln, max(off, 0))
+        ranges = ranges_for(size, n, rnd)
+        for off, ln in ranges:
+            bb = os.pread(bfd, ln, off)
+            vb = os.pread(vfd, ln, off)
             if bb != vb:
-                rep.add(rel, "pread(off=%d, len=%d) differs at +%d (%d vs %d bytes)"
-                        % (off, ln, first_diff(bb, vb), len(bb), len(vb)))
+                rep.add(rel, "pread(off=%d, len=%d) differs at +%d "
+                        "(%d vs %d bytes)" %
+                        (off, ln, first_diff(bb, vb), len(bb), len(vb)))
                 return
+        with mmap.mmap(vfd, 0, prot=mmap.PROT_READ) as m:
+            for off, ln in ranges:
+                bb = os.pread(bfd, ln, off)
+                vb = m[off:off + ln]
+                if bb != vb:
+                    rep.add(rel, "mmap [%d:%d] differs at +%d "
+                            "(%d vs %d bytes)" %
+                            (off, off + ln, first_diff(bb, vb), len(bb),
+                             len(vb)))
+                    return
     finally:
         os.close(bfd)
         os.close(vfd)

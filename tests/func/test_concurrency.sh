@@ -6,7 +6,9 @@
 # it) and backing.opens by 1. The same is checked from outside the daemon
 # when bindfs is there: a second file is exported through a bindfs mount
 # with direct_io, so every byte canopyd reads from it is a read() of the
-# bindfs process, counted in its /proc/PID/io.
+# bindfs process, counted in its /proc/PID/io. And 8 processes reading the
+# same 2,000 cold small files at once: each file is opened and read from
+# the backing store once.
 . "$(dirname "$0")/lib.sh"
 canopy_init
 
@@ -67,6 +69,28 @@ $PY "$FUNC_DIR/readers.py" "$MNT$B/cold" $N "$want" ||
 stats_save "$T/s2.json"
 assert_eq "$(delta backing.bytes "$T/s1.json" "$T/s2.json")" 0 \
 	"backing.bytes delta of the warm round"
+
+check "8 processes read the same 2,000 cold small files: each opened once"
+mkdir -p "$B/many"
+$PY -c '
+import os, sys
+for i in range(2000):
+    with open(os.path.join(sys.argv[1], "m%04d" % i), "wb") as f:
+        f.write(("small file %d\n" % i).encode() * (1 + i % 50))
+' "$B/many"
+many_bytes=$(find "$B/many" -type f -printf '%s\n' | awk '{ n += $1 } END { print n }')
+stats_save "$T/m0.json"
+$PY "$FUNC_DIR/smallreaders.py" "$MNT$B/many" "$B/many" 8 ||
+	fail "a concurrent reader of small files got wrong bytes"
+stats_save "$T/m1.json"
+for k in backing.opens backing.bytes backing.stats fuse.lookup.count \
+	fuse.open.count; do
+	say "  $k: +$(delta $k "$T/m0.json" "$T/m1.json" 2>/dev/null || echo '?')"
+done
+assert_eq "$(delta backing.opens "$T/m0.json" "$T/m1.json")" 2000 \
+	"backing.opens delta for 8 readers of 2,000 files"
+assert_eq "$(delta backing.bytes "$T/m0.json" "$T/m1.json")" "$many_bytes" \
+	"backing.bytes delta for 8 readers of 2,000 files"
 
 if [ -n "$BPID" ]; then
 	check "outside the daemon: bindfs serves the file once to $N readers"

@@ -119,6 +119,12 @@ check "the rest of / is visible as usual"
 assert_same_file "$B/file" "$R$B/file"
 assert_same_file /etc/os-release "$R/etc/os-release"
 timeout 20 ls "$R$T" | grep -qx root || fail "ls $R$T does not show 'root'"
+check "a program and its libraries run from the view (exec, mmap, imports)"
+py=$(readlink -f /usr/bin/python3)
+out=$(cd / && timeout 120 "$R$py" -c \
+	'import sys, json, email.parser, sqlite3; print(sys.prefix, json.dumps([1]))') ||
+	fail "$R$py from the view failed (status $?)"
+assert_eq "$out" "$R/usr [1]" "python from the view: sys.prefix and output"
 ctl status >/dev/null || fail "canopyctl status failed on the view of /"
 canopy_stop "$DPID"
 stopped_cleanly TERM "$R"
