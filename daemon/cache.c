@@ -53,6 +53,7 @@ struct cache_obj {
 	unsigned opens;
 	int fd;                 /* cache file, -1 unless reserved */
 	int backing_fd;         /* backing file while incomplete, or -1 */
+	int pt_id;              /* kernel passthrough id of the cache file */
 	uint64_t npresent;
 	uint64_t bytes;         /* bytes of the present blocks */
 	uint64_t *present;      /* bitmaps of nblocks bits */
@@ -74,6 +75,10 @@ struct cache {
 	size_t count;
 	uint64_t reserved;      /* bytes */
 	struct cache_obj lru;   /* list head: lru.lru_next is the oldest */
+	/* passthrough ids: registered and released through the channel */
+	int (*pt_open)(int fd, void *arg);
+	void (*pt_close)(int id, void *arg);
+	void *pt_arg;
 };
 
 static bool bit_test(const uint64_t *m, uint64_t b)
@@ -332,6 +337,9 @@ static void drop_data_locked(struct cache *c, struct cache_obj *o)
 	if (o->fd >= 0)
 		close(o->fd);
 	o->fd = -1;
+	if (o->pt_id >= 0 && c->pt_close)
+		c->pt_close(o->pt_id, c->pt_arg);
+	o->pt_id = -1;
 	unlinkat(c->dirfd, o->name, 0);
 	if (o->backing_fd >= 0)
 		close(o->backing_fd);
@@ -392,7 +400,7 @@ static struct cache_obj *obj_alloc(struct cache *c, const char *path,
 	o->c = c;
 	o->id = *id;
 	o->key = key;
-	o->fd = o->backing_fd = -1;
+	o->fd = o->backing_fd = o->pt_id = -1;
 	o->refs = 1;
 	o->nblocks = (id->size + c->block_size - 1) >> c->block_shift;
 	words = (o->nblocks + 63) / 64 + 1;
@@ -568,6 +576,47 @@ bool cache_obj_complete(struct cache_obj *o)
 	done = o->reserved && o->npresent == o->nblocks;
 	pthread_mutex_unlock(&o->c->lock);
 	return done;
+}
+
+void cache_set_passthrough(struct cache *c, int (*open)(int fd, void *arg),
+			   void (*close)(int id, void *arg), void *arg)
+{
+	c->pt_open = open;
+	c->pt_close = close;
+	c->pt_arg = arg;
+}
+
+int cache_obj_passthrough_id(struct cache_obj *o)
+{
+	struct cache *c = o->c;
+	int id, fd;
+
+	pthread_mutex_lock(&c->lock);
+	id = o->pt_id;
+	fd = o->fd;
+	if (id < 0 && (!o->reserved || o->npresent != o->nblocks))
+		id = -EAGAIN;
+	pthread_mutex_unlock(&c->lock);
+	if (id != -1)
+		return id;
+	if (!c->pt_open)
+		return -EOPNOTSUPP;
+	/* register outside the lock: an ioctl that allocates in the kernel */
+	id = c->pt_open(fd, c->pt_arg);
+	if (id < 0)
+		return id;
+	pthread_mutex_lock(&c->lock);
+	if (o->pt_id < 0 && o->fd == fd) {
+		o->pt_id = id;
+		id = -1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (id >= 0)
+		c->pt_close(id, c->pt_arg); /* lost a race, or the file went */
+	pthread_mutex_lock(&c->lock);
+	id = o->pt_id;
+	pthread_mutex_unlock(&c->lock);
+	return id >= 0 ? id : -EAGAIN;
 }
 
 int cache_obj_fd(struct cache_obj *o)

@@ -230,6 +230,15 @@ void cache_obj_stale(struct cache_obj *o);
 bool cache_obj_complete(struct cache_obj *o);
 /* The cache file descriptor; valid between cache_obj_open and _close. */
 int cache_obj_fd(struct cache_obj *o);
+/*
+ * Passthrough: the kernel's backing id of a complete cache file, registered
+ * at first use with @open and released with @close when the file leaves
+ * the cache. Returns the id, -EAGAIN if the file is not complete, or the
+ * -errno of the registration.
+ */
+void cache_set_passthrough(struct cache *c, int (*open)(int fd, void *arg),
+			   void (*close)(int id, void *arg), void *arg);
+int cache_obj_passthrough_id(struct cache_obj *o);
 
 enum cache_claim_result {
 	CACHE_PRESENT = 0, /* every block of the range is present */
@@ -438,6 +447,7 @@ void op_statfs(struct req *r);
 void op_access(struct req *r);
 void op_getxattr(struct req *r);
 void op_listxattr(struct req *r);
+void ops_file_init(struct canopy *cp);
 void op_open(struct req *r);
 void op_read(struct req *r);
 void op_release(struct req *r);

@@ -60,6 +60,7 @@ int chan_mount(struct canopy *cp)
 		 "ro,default_permissions,subtype=canopy,fsname=%s%s", fsname,
 		 root ? ",allow_other" : "");
 	cp->se = fuse_session_new(&args, &no_ops, sizeof(no_ops), cp);
+	fuse_opt_free_args(&args); /* option parsing may have copied them */
 	if (!cp->se)
 		return -EINVAL;
 	if (fuse_session_mount(cp->se, cp->mnt) != 0) {

@@ -364,6 +364,7 @@ int main(int argc, char **argv)
 		cache_free(cp->cache);
 		fail(ready_fd, 1, "cannot mount %s", mnt);
 	}
+	ops_file_init(cp);
 	ret = chan_start(cp);
 	if (ret) {
 		ctl_stop();

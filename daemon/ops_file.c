@@ -54,11 +54,11 @@ static void reply_open(struct req *r, struct handle *h, uint32_t flags,
 	reply_buf(r, &out, sizeof(out));
 }
 
-/* Register @fd with the kernel for passthrough; -errno on failure. */
-static int backing_open(struct req *r, int fd)
+/* Register @fd with the kernel for passthrough on /dev/fuse fd @devfd. */
+static int backing_open_on(int devfd, int fd)
 {
 	struct fuse_backing_map map = { .fd = fd };
-	int id = ioctl(r->fd, FUSE_DEV_IOC_BACKING_OPEN, &map);
+	int id = ioctl(devfd, FUSE_DEV_IOC_BACKING_OPEN, &map);
 
 	if (id < 0) {
 		int ret = -errno;
@@ -70,13 +70,48 @@ static int backing_open(struct req *r, int fd)
 	return id;
 }
 
-static void backing_close(struct req *r, int id)
+static void backing_close_on(int devfd, int id)
 {
 	uint32_t bid = id;
 
-	if (ioctl(r->fd, FUSE_DEV_IOC_BACKING_CLOSE, &bid) < 0)
+	if (ioctl(devfd, FUSE_DEV_IOC_BACKING_CLOSE, &bid) < 0)
 		log_warn_rl("passthrough id %d: close: %s", id,
 			    strerror(errno));
+}
+
+static int backing_open(struct req *r, int fd)
+{
+	return backing_open_on(r->fd, fd);
+}
+
+static void backing_close(struct req *r, int id)
+{
+	backing_close_on(r->fd, id);
+}
+
+/*
+ * The cache keeps a complete file's passthrough id for as long as it holds
+ * the file, so an open+close cycle costs no registration. Any /dev/fuse fd
+ * of the connection will do; the session's lives as long as the mount.
+ */
+static int cache_pt_open(int fd, void *arg)
+{
+	struct canopy *cp = arg;
+
+	return backing_open_on(cp->fd, fd);
+}
+
+static void cache_pt_close(int id, void *arg)
+{
+	struct canopy *cp = arg;
+
+	if (!atomic_load(&cp->stopping))
+		backing_close_on(cp->fd, id);
+}
+
+void ops_file_init(struct canopy *cp)
+{
+	cache_set_passthrough(cp->cache, cache_pt_open, cache_pt_close, cp);
 }
 
 /*
@@ -150,13 +185,11 @@ static void open_finish(struct req *r, struct node *n, struct cache_obj *o)
 	if (open_join_pt_locked(r, n, o))
 		goto out_unlock;
 	if (cp->neg.passthrough && !n->cached_opens && cache_obj_complete(o)) {
-		id = backing_open(r, cache_obj_fd(o));
+		id = cache_obj_passthrough_id(o);
 		if (id >= 0) {
 			h = handle_new(H_PASSTHROUGH, n);
-			if (!h) {
-				backing_close(r, id);
+			if (!h)
 				goto err_nomem;
-			}
 			h->obj = o;
 			n->pt_opens = 1;
 			n->backing_id = id;
@@ -431,7 +464,10 @@ void op_release(struct req *r)
 	n = h->node;
 	pthread_mutex_lock(&n->lock);
 	if (h->kind == H_PASSTHROUGH && n->pt_opens && --n->pt_opens == 0) {
-		backing_close(r, n->backing_id);
+		/* a cache file's id stays with the cache; the backing file's
+		 * was this node's alone */
+		if (!n->pt_obj)
+			backing_close(r, n->backing_id);
 		n->backing_id = -1;
 		pt_obj = n->pt_obj;
 		n->pt_obj = NULL;
