@@ -7,7 +7,8 @@
       Pass 1 (no file is read yet): the set of names in every directory,
       each entry's type as readdir reports it (d_type), and lstat: mode,
       size, uid, gid, nlink (non-directories), rdev (devices), mtime, ctime
-      and atime to the nanosecond; symlink targets.
+      and atime to the nanosecond; symlink targets; hard links share an
+      inode number in the view and nothing else does.
       Pass 2: every regular file's bytes, whole and sequential, plus N
       random pread() ranges per file of 1 MiB or more (block and page
       boundaries included), read again through mmap. Files of 256 MiB or
@@ -96,7 +97,24 @@ def lstat_kind(mode):
     return k if k in ("symlink", "dir", "file") else "other"
 
 
-def pass1(rep, broot, vroot, atime, files, counts):
+def compare_inodes(rep, inodes):
+    """hard links share one inode in the view; other entries do not (du,
+    tar, cp -a, rsync -H and os.path.samefile rely on it)"""
+    view_of = {}
+    for bkey, entries in inodes.items():
+        vinos = {v for _, v in entries}
+        if len(vinos) != 1:
+            rep.add(entries[0][0], "hard links %s have different inode "
+                    "numbers in the view: %s" %
+                    ([show(r) for r, _ in entries], sorted(vinos)))
+        for v in vinos:
+            if v in view_of and view_of[v] != bkey:
+                rep.add(entries[0][0], "shares view inode %s with another "
+                        "backing file" % (v,))
+            view_of[v] = bkey
+
+
+def pass1(rep, broot, vroot, atime, files, counts, inodes):
     stack = [b""]
     while stack:
         rel = stack.pop()
@@ -124,6 +142,8 @@ def pass1(rep, broot, vroot, atime, files, counts):
                 rep.add(r, "lstat in the view: %s" % e)
                 continue
             compare_attrs(rep, r, bst, vst, atime)
+            inodes.setdefault((bst.st_dev, bst.st_ino), []).append(
+                (r, (vst.st_dev, vst.st_ino)))
             dt = dtype_of(ventries[name])
             if dt != lstat_kind(bst.st_mode):
                 rep.add(r, "readdir type %s != %s" %
@@ -241,7 +261,9 @@ def compare(a):
         compare_attrs(rep, b".", bst, vst, a.atime)
     except OSError as e:
         rep.add(b".", "lstat: %s" % e)
-    pass1(rep, broot, vroot, a.atime, files, counts)
+    inodes = {}
+    pass1(rep, broot, vroot, a.atime, files, counts, inodes)
+    compare_inodes(rep, inodes)
     t1 = time.monotonic()
     print("pass 1: %(entries)d entries (%(dirs)d dirs, %(files)d files, "
           "%(symlinks)d symlinks): attributes compared" % counts +

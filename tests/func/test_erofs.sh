@@ -49,12 +49,23 @@ if out=$(mount -i -o remount,rw "$MNT" 2>&1); then
 		fail "a mutating call that reached the daemon did not fail" \
 			"with EROFS"
 	ctl stats --json >"$T/s1.json"
-	for op in setattr mkdir unlink rmdir rename link symlink mknod \
-		setxattr removexattr; do
+	check "the calls reached the daemon (its opcode counters grew)"
+	for op in open create setattr mkdir mknod unlink rmdir rename rename2 \
+		link symlink setxattr removexattr tmpfile; do
 		a=$(jget "$T/s0.json" "fuse.$op.count" 2>/dev/null || echo 0)
 		b=$(jget "$T/s1.json" "fuse.$op.count" 2>/dev/null || echo 0)
 		say "  fuse.$op.count: $a -> $b"
+		eval "grew_$op=$((b - a))"
 	done
+	# shellcheck disable=SC2154
+	for op in setattr mkdir mknod unlink rmdir link symlink setxattr \
+		removexattr; do
+		v=grew_$op
+		assert_int "${!v} -gt 0" "no $op request reached the daemon"
+	done
+	# shellcheck disable=SC2154
+	assert_int "$((grew_rename + grew_rename2)) -gt 0" \
+		"no rename request reached the daemon"
 	mount -i -o remount,ro "$MNT" || note "remount ro failed"
 else
 	note "remount rw refused ($out): daemon-side half not run"

@@ -6,7 +6,8 @@
 # place (same size, other size) or replaced by rename, and whether it was
 # read whole or only in part before. A path that was missing (a negative
 # entry) appears after the timeout, a removed one disappears, and a
-# directory listing shows both.
+# directory listing shows both; a path that changes type follows, and a
+# symlink replaced by another one shows its new target.
 . "$(dirname "$0")/lib.sh"
 canopy_init
 
@@ -169,6 +170,35 @@ mkdir "$B/newdir"
 echo x >"$B/newdir/x"
 sleep $WAIT
 assert_eq "$(cat "$V/newdir/x")" x "content of newdir/x"
+
+check "a path that changes type (file -> directory -> symlink) follows"
+echo file >"$B/swap"
+assert_eq "$(cat "$V/swap")" file "swap as a file"
+rm "$B/swap"
+mkdir "$B/swap"
+echo inner >"$B/swap/inner"
+sleep $WAIT
+[ -d "$V/swap" ] || fail "swap is not a directory in the view ${WAIT}s after it became one"
+assert_eq "$(cat "$V/swap/inner")" inner "swap/inner"
+rm -r "$B/swap"
+ln -s dir "$B/swap"
+sleep $WAIT
+[ -L "$V/swap" ] || fail "swap is not a symlink in the view ${WAIT}s after it became one"
+assert_eq "$(readlink "$V/swap")" dir "readlink swap"
+
+check "a retargeted symlink shows its new target after the timeout"
+ln -s target-v1 "$B/dir/current"
+assert_eq "$(readlink "$V/dir/current")" target-v1 "readlink dir/current"
+ln -s target-v2 "$B/dir/.current.new"
+mv -T "$B/dir/.current.new" "$B/dir/current"
+sleep $WAIT
+assert_eq "$(readlink "$V/dir/current")" target-v2 \
+	"readlink dir/current after it was replaced by rename"
+rm "$B/dir/current"
+ln -s target-version-3-longer "$B/dir/current"
+sleep $WAIT
+assert_eq "$(readlink "$V/dir/current")" target-version-3-longer \
+	"readlink dir/current after it was removed and created again"
 
 canopy_stop "$DPID"
 assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"

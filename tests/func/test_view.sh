@@ -47,6 +47,13 @@ check "a second pass (now from the cache) still equals the backing tree"
 $PY "$FUNC_DIR/comparetree.py" compare --ranges 2 --seed 2 "$B" "$V" ||
 	fail "the view differs from the backing tree on the second pass"
 
+check "O_DIRECT reads through the view return the same bytes"
+for f in files/size-9437187 files/size-4097 sparse/holes-10M; do
+	dd if="$V/$f" iflag=direct bs=1M status=none >"$T/direct" ||
+		fail "dd iflag=direct of $f failed"
+	assert_same_file "$B/$f" "$T/direct"
+done
+
 check "symlinks resolve through the view"
 assert_eq "$(cat "$V/links/relative" | head -n 1)" "hello, canopy" \
 	"cat links/relative"
