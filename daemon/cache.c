@@ -16,6 +16,11 @@
  * the cache) and is freed when it is evicted; an unreferenced object without
  * data is freed at once.
  *
+ * File descriptors: an object holds its cache file and backing file open
+ * only while it is open itself (opened on demand, closed at the last close),
+ * so a cache of many thousand files costs no descriptors at rest; a
+ * passthrough id keeps its own reference in the kernel.
+ *
  * One mutex (c->lock) protects the index, the LRU list and every object's
  * state. Nothing sleeps under it except the cache-file syscalls of
  * cache_obj_open() and eviction, which are on the cache file system (tmpfs
@@ -51,8 +56,8 @@ struct cache_obj {
 	bool reserved;          /* holds room and a cache file */
 	bool stale;             /* the backing file changed: drop when idle */
 	unsigned opens;
-	int fd;                 /* cache file, -1 unless reserved */
-	int backing_fd;         /* backing file while incomplete, or -1 */
+	int fd;                 /* cache file while open, or -1 */
+	int backing_fd;         /* backing file while open and incomplete */
 	int pt_id;              /* kernel passthrough id of the cache file */
 	uint64_t npresent;
 	uint64_t bytes;         /* bytes of the present blocks */
@@ -538,20 +543,25 @@ void cache_obj_close(struct cache_obj *o)
 {
 	struct cache *c = o->c;
 
+	int fd = -1, bfd = -1;
+
 	pthread_mutex_lock(&c->lock);
 	if (o->opens && --o->opens == 0) {
 		if (o->stale) {
 			drop_data_locked(c, o);
 		} else if (o->reserved) {
 			lru_touch_locked(c, o);
-			/* nothing will fetch for it now: release the backing */
-			if (o->backing_fd >= 0 && o->npresent == o->nblocks) {
-				close(o->backing_fd);
-				o->backing_fd = -1;
-			}
+			/* idle: keep the data, not the descriptors */
+			fd = o->fd;
+			bfd = o->backing_fd;
+			o->fd = o->backing_fd = -1;
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (fd >= 0)
+		close(fd);
+	if (bfd >= 0)
+		close(bfd);
 }
 
 void cache_obj_stale(struct cache_obj *o)
@@ -593,7 +603,6 @@ int cache_obj_passthrough_id(struct cache_obj *o)
 
 	pthread_mutex_lock(&c->lock);
 	id = o->pt_id;
-	fd = o->fd;
 	if (id < 0 && (!o->reserved || o->npresent != o->nblocks))
 		id = -EAGAIN;
 	pthread_mutex_unlock(&c->lock);
@@ -601,12 +610,15 @@ int cache_obj_passthrough_id(struct cache_obj *o)
 		return id;
 	if (!c->pt_open)
 		return -EOPNOTSUPP;
+	fd = cache_obj_fd(o);
+	if (fd < 0)
+		return -EBADF;
 	/* register outside the lock: an ioctl that allocates in the kernel */
 	id = c->pt_open(fd, c->pt_arg);
 	if (id < 0)
 		return id;
 	pthread_mutex_lock(&c->lock);
-	if (o->pt_id < 0 && o->fd == fd) {
+	if (o->pt_id < 0 && o->reserved) {
 		o->pt_id = id;
 		id = -1;
 	}
@@ -621,11 +633,18 @@ int cache_obj_passthrough_id(struct cache_obj *o)
 
 int cache_obj_fd(struct cache_obj *o)
 {
+	struct cache *c = o->c;
 	int fd;
 
-	pthread_mutex_lock(&o->c->lock);
+	pthread_mutex_lock(&c->lock);
+	if (o->fd < 0 && o->reserved && o->opens) {
+		o->fd = openat(c->dirfd, o->name, O_RDWR | O_CLOEXEC);
+		if (o->fd < 0)
+			log_warn_rl("cache file %s: %s", o->name,
+				    strerror(errno));
+	}
 	fd = o->fd;
-	pthread_mutex_unlock(&o->c->lock);
+	pthread_mutex_unlock(&c->lock);
 	return fd;
 }
 
@@ -677,7 +696,6 @@ void cache_block_done(struct cache_obj *o, uint64_t block, int err,
 {
 	struct cache *c = o->c;
 	struct cache_wait *list, *cw;
-	int bfd = -1;
 
 	pthread_mutex_lock(&c->lock);
 	bit_clear(o->busy, block);
@@ -686,16 +704,10 @@ void cache_block_done(struct cache_obj *o, uint64_t block, int err,
 		o->npresent++;
 		o->bytes += block_len(o, block);
 		STAT_ADD(cache_bytes, block_len(o, block));
-		if (o->npresent == o->nblocks && !o->opens) {
-			bfd = o->backing_fd;
-			o->backing_fd = -1;
-		}
 	}
 	list = o->waiters;
 	o->waiters = NULL;
 	pthread_mutex_unlock(&c->lock);
-	if (bfd >= 0)
-		close(bfd);
 	for (cw = list; cw; cw = cw->next)
 		cw->err = err;
 	worker_ready(w, list);

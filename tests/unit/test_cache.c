@@ -207,3 +207,30 @@ Test(cache, treats_an_empty_file_as_complete)
 	cache_obj_close(o);
 	cache_obj_put(o);
 }
+
+Test(cache, holds_no_descriptor_for_an_idle_file)
+{
+	struct cache_obj *o = obj("/idle", 1000, 1);
+	int before = 0, after = 0;
+	char path[64];
+
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		before += access(path, F_OK) == 0;
+	}
+	cr_assert_eq(cache_obj_open(o), 0);
+	fill(o, 1000);
+	cr_assert_geq(cache_obj_fd(o), 0);
+	cache_obj_close(o);
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		after += access(path, F_OK) == 0;
+	}
+	cr_assert_eq(after, before, "an idle cached file keeps an fd open");
+	/* reopened on demand, with its data */
+	cr_assert_eq(cache_obj_open(o), 0);
+	cr_assert(cache_obj_complete(o));
+	cr_assert_geq(cache_obj_fd(o), 0);
+	cache_obj_close(o);
+	cache_obj_put(o);
+}
