@@ -301,12 +301,14 @@ struct node *node_get(uint64_t nodeid);
 void node_put(struct node *n);
 /*
  * Find or make the node of @path for a LOOKUP reply and count the lookup
- * (the kernel will FORGET it). A node whose file type changed is replaced by
- * a new one. Referenced.
+ * (the kernel will FORGET it). A node whose path now names another inode is
+ * replaced by a new one. Referenced.
  */
 struct node *node_lookup(const char *path, enum view_kind kind,
 			 const struct statx *stx);
 void node_forget(uint64_t nodeid, uint64_t nlookup);
+/* Is @stx the inode @n stands for (type, device, inode number)? */
+bool node_same_inode(struct node *n, const struct statx *stx);
 /* Take fresh attributes; drops the cached content if the file changed. */
 void node_set_attr(struct node *n, const struct statx *stx);
 uint64_t node_count(void);

@@ -266,9 +266,35 @@ void node_put(struct node *n)
 		node_free(n);
 }
 
-static bool same_type(const struct node *n, const struct statx *stx)
+/*
+ * Does @stx describe the same backing inode as the node? A path replaced by
+ * rename (a new symlink over "current", a package's new file) is a new
+ * inode: the kernel must see a new one too, or it keeps serving what it
+ * cached for the old one (a symlink target, pages). File systems reuse
+ * inode numbers, so for everything but directories a changed ctime also
+ * makes a new node; a directory keeps its node while its entries change,
+ * so the kernel keeps the dentries below it.
+ */
+static bool same_inode(const struct node *n, const struct statx *stx)
 {
-	return (n->stx.stx_mode & S_IFMT) == (stx->stx_mode & S_IFMT);
+	if ((n->stx.stx_mode & S_IFMT) != (stx->stx_mode & S_IFMT) ||
+	    n->stx.stx_ino != stx->stx_ino ||
+	    n->stx.stx_dev_major != stx->stx_dev_major ||
+	    n->stx.stx_dev_minor != stx->stx_dev_minor)
+		return false;
+	return S_ISDIR(stx->stx_mode) ||
+	       (n->stx.stx_ctime.tv_sec == stx->stx_ctime.tv_sec &&
+		n->stx.stx_ctime.tv_nsec == stx->stx_ctime.tv_nsec);
+}
+
+bool node_same_inode(struct node *n, const struct statx *stx)
+{
+	bool same;
+
+	pthread_mutex_lock(&n->lock);
+	same = !n->stx.stx_mask || same_inode(n, stx);
+	pthread_mutex_unlock(&n->lock);
+	return same;
 }
 
 struct node *node_lookup(const char *path, enum view_kind kind,
@@ -283,11 +309,11 @@ again:
 			break;
 	if (n && n->nodeid != FUSE_ROOT_ID) {
 		pthread_mutex_lock(&n->lock);
-		if (n->stx.stx_mask && !same_type(n, stx)) {
+		if (n->stx.stx_mask && !same_inode(n, stx)) {
 			/*
-			 * The path now names a file of another type: the
-			 * kernel must see a new inode, the old one lives on
-			 * until it is forgotten.
+			 * The path now names another inode: the kernel gets a
+			 * new node; the old one lives on, for the files open
+			 * on it, until it is forgotten.
 			 */
 			node_unhash_path_locked(n);
 			pthread_mutex_unlock(&n->lock);

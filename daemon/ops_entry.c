@@ -179,11 +179,23 @@ void op_getattr(struct req *r)
 		return;
 	}
 	ret = view_statx(&cp->view, n->path, &stx);
-	if (ret) {
+	if (ret == -ENOENT && n->nodeid != FUSE_ROOT_ID) {
+		/* gone from its path: files open on it keep what they saw */
+		pthread_mutex_lock(&n->lock);
+		stx = n->stx;
+		pthread_mutex_unlock(&n->lock);
+	} else if (ret) {
 		reply_err(r, ret);
 		goto out;
+	} else if (!node_same_inode(n, &stx)) {
+		/* replaced by another inode: the next LOOKUP makes a new
+		 * node; this one keeps the attributes of its own inode */
+		pthread_mutex_lock(&n->lock);
+		stx = n->stx;
+		pthread_mutex_unlock(&n->lock);
+	} else {
+		node_set_attr(n, &stx);
 	}
-	node_set_attr(n, &stx);
 	memset(&out, 0, sizeof(out));
 	timeout_split(cp->conf->attr_timeout, &out.attr_valid,
 		      &out.attr_valid_nsec);
