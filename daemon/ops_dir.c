@@ -205,9 +205,9 @@ void op_readdir(struct req *r)
 	reply_buf(r, w->buf, used);
 }
 
-/* statx the entries [first, first+n) of @h into stx/res. */
-static void plus_statx(struct worker *w, struct handle *h, size_t first,
-		       size_t n, char **paths, struct statx *stx, int *res)
+/* statx the @n @paths (NULL: skip) of directory @h into stx/res. */
+static void plus_statx(struct worker *w, struct handle *h, size_t n,
+		       char **paths, struct statx *stx, int *res)
 {
 	struct view *v = &w->cp->view;
 	const char **batch = calloc(n, sizeof(*batch));
@@ -249,7 +249,6 @@ static void plus_statx(struct worker *w, struct handle *h, size_t first,
 	free(idx);
 	free(bstx);
 	free(bres);
-	(void)first;
 }
 
 void op_readdirplus(struct req *r)
@@ -292,7 +291,7 @@ void op_readdirplus(struct req *r)
 			paths[i] = view_join(h->node->path, name);
 	}
 	if (n)
-		plus_statx(w, h, in->offset, n, paths, stx, res);
+		plus_statx(w, h, n, paths, stx, res);
 
 	used = 0;
 	for (i = 0; i < n; i++) {
