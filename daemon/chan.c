@@ -576,11 +576,22 @@ static int find_mount_dev(const char *mnt, unsigned *maj, unsigned *min)
 	return found;
 }
 
-/* Cached reads are cut at the bdi readahead: raise it to match max_read. */
+/* The readahead canopy wants, in KiB: configured, or max_read. */
+static unsigned readahead_want_kb(const struct canopy *cp, unsigned max_pages)
+{
+	return cp->conf->readahead_kb ? cp->conf->readahead_kb :
+					max_pages * (PAGE / 1024);
+}
+
+/*
+ * Cached reads are cut at the bdi readahead. INIT can only lower it on
+ * stock kernels (kmod-patches/ lets it rise), so raise it through sysfs,
+ * then report what the mount really has.
+ */
 static void raise_readahead(struct canopy *cp)
 {
 	struct negotiated *neg = &cp->neg;
-	unsigned kb = cp->conf->readahead_kb;
+	unsigned kb = readahead_want_kb(cp, neg->max_pages);
 	char path[128], val[32];
 	int fd, len;
 
@@ -588,23 +599,19 @@ static void raise_readahead(struct canopy *cp)
 		log_warn("cannot find the mount of %s in mountinfo", cp->mnt);
 		return;
 	}
-	if (!kb)
-		kb = neg->max_pages * (PAGE / 1024);
 	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
 		 neg->dev_major, neg->dev_minor);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0) {
-		log_notice("readahead stays at the kernel's default: %s: %s",
-			   path, strerror(errno));
-		return;
+	if (fd >= 0) {
+		len = snprintf(val, sizeof(val), "%u", kb);
+		if (write(fd, val, len) != len)
+			log_notice("cannot set %s to %u: %s", path, kb,
+				   strerror(errno));
+		close(fd);
+	} else if (errno != EACCES && errno != EPERM) {
+		log_notice("readahead: %s: %s", path, strerror(errno));
 	}
-	len = snprintf(val, sizeof(val), "%u", kb);
-	if (write(fd, val, len) != len)
-		log_notice("cannot set %s to %u: %s", path, kb,
-			   strerror(errno));
-	else
-		neg->readahead_kb = kb;
-	close(fd);
+	neg->readahead_kb = read_uint_file(path, 0);
 }
 
 void op_init(struct req *r)
@@ -613,7 +620,7 @@ void op_init(struct req *r)
 	struct canopy *cp = r->w->cp;
 	struct negotiated *neg = &cp->neg;
 	struct compat_init_out out;
-	uint64_t kflags, want, got;
+	uint64_t kflags, want, got, ra;
 	unsigned limit;
 	size_t outlen = sizeof(out);
 
@@ -653,6 +660,7 @@ void op_init(struct req *r)
 						     CANOPY_PROTO_MINOR;
 	out.flags = (uint32_t)got;
 	out.flags2 = (uint32_t)(got >> 32);
+	/* the kernel takes the smaller of this and the mount's readahead */
 	out.max_readahead = in->max_readahead;
 	out.max_background = 64;
 	out.congestion_threshold = 48;
@@ -668,6 +676,10 @@ void op_init(struct req *r)
 	}
 	if (got & FUSE_PASSTHROUGH)
 		out.max_stack_depth = 1;
+	ra = (uint64_t)readahead_want_kb(cp, (got & FUSE_MAX_PAGES) ?
+					 out.max_pages : 32) * 1024;
+	if (ra > out.max_readahead)
+		out.max_readahead = ra > UINT32_MAX ? UINT32_MAX : (uint32_t)ra;
 	if (out.minor < 23)
 		outlen = 24; /* FUSE_COMPAT_22_INIT_OUT_SIZE */
 
