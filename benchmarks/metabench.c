@@ -3,7 +3,7 @@
  * benchmarks/metabench.c - metadata and small-file loops, timed in C.
  *
  *   metabench [-m stat|open|read] [-n PASSES] [-d SECONDS] [-t THREADS]
- *             [-b BUFSIZE] [-r ROOT] LISTFILE
+ *             [-b BUFSIZE] [-r ROOT] [-v] LISTFILE
  *
  * LISTFILE holds one path per line (relative paths are taken under ROOT).
  * Each pass visits every path once, in file order:
@@ -15,6 +15,7 @@
  * paths from a common cursor. -n runs that many passes; -d keeps running
  * passes until SECONDS have elapsed (at least one, at least -n).
  *
+ * -v prints the first 20 failures other than ENOENT to stderr.
  * Prints one JSON object: ops, ok, enoent, errors, bytes, seconds,
  * ops_per_s (all passes) and the per-pass rates.
  */
@@ -46,6 +47,8 @@ struct mb_run {
 	atomic_ullong ok, enoent, errors, bytes;
 	pthread_barrier_t start, done;
 	atomic_int stop;
+	atomic_int reported;   /* failures printed so far (-v) */
+	int verbose;
 };
 
 static double now_s(void)
@@ -108,6 +111,10 @@ static void *worker(void *arg)
 					enoent++;
 				else
 					errors++;
+				if (ret && ret != -ENOENT && r->verbose &&
+				    atomic_fetch_add(&r->reported, 1) < 20)
+					fprintf(stderr, "metabench: %s: %s\n",
+						r->paths[i], strerror(-ret));
 			}
 		}
 		atomic_fetch_add(&r->ok, ok);
@@ -169,7 +176,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: metabench [-m stat|open|read] [-n PASSES] [-d SECONDS]\n"
-		"                 [-t THREADS] [-b BUFSIZE] [-r ROOT] LISTFILE\n");
+		"                 [-t THREADS] [-b BUFSIZE] [-r ROOT] [-v] LISTFILE\n");
 }
 
 int main(int argc, char **argv)
@@ -181,7 +188,7 @@ int main(int argc, char **argv)
 	pthread_t *tids;
 	int passes = 1, done = 0, c, i, ret;
 
-	while ((c = getopt(argc, argv, "m:n:d:t:b:r:h")) != -1) {
+	while ((c = getopt(argc, argv, "m:n:d:t:b:r:vh")) != -1) {
 		switch (c) {
 		case 'm':
 			mode = optarg;
@@ -210,6 +217,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			root = optarg;
+			break;
+		case 'v':
+			r.verbose = 1;
 			break;
 		default:
 			usage();

@@ -216,16 +216,21 @@ def run_json(cmd, **kw):
 
 
 class CsvOut:
-    """One CSV file with a fixed header; rows are flushed as written."""
+    """One CSV file with a fixed header; rows are flushed as written.
+
+    Appends when the file exists: the driver empties the output directory
+    when a run starts, so several suites of one run can share a file."""
 
     def __init__(self, path, fields):
         self.path = path
         self.fields = fields
         self.rows = []
-        self.f = open(path, "w", newline="")
+        new = not os.path.exists(path) or os.path.getsize(path) == 0
+        self.f = open(path, "a", newline="")
         self.w = csv.DictWriter(self.f, fieldnames=fields,
                                 extrasaction="ignore")
-        self.w.writeheader()
+        if new:
+            self.w.writeheader()
         self.f.flush()
 
     def add(self, **row):

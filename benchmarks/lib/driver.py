@@ -193,6 +193,8 @@ def main(argv):
                     raise
             env.setdefault("suite_seconds", {})[suite] = \
                 round(time.monotonic() - ts, 1)
+            env.setdefault("loadavg_after", {})[suite] = \
+                [round(x, 2) for x in os.getloadavg()]
     except KeyboardInterrupt as e:
         ctx.note(f"interrupted: {e}")
         rc = 130

@@ -9,15 +9,18 @@ warm: after a pass over the same paths through the same mount.
 import os
 
 from common import CsvOut, drop_caches, log
-from mounts import Bindfs, Canopy, Native, PfsModel, stats_delta
+from mounts import Bindfs, Canopy, Native, PfsModel
 from tools import check_python, import_wall, metabench
 from trees import ensure_pytree, make_lists
 
+BACKING_KINDS = ("getattr", "readlink", "open", "read", "release", "opendir",
+                 "readdir", "releasedir", "statfs")
 META_FIELDS = ["backing", "system", "op", "state", "repeat", "ops_per_s",
                "files", "passes", "ok", "enoent", "errors", "backing_ops",
-               "backing_ops_per_file"]
+               "backing_ops_per_file"] + \
+    [f"backing_{k}" for k in BACKING_KINDS]
 IMPORT_FIELDS = ["backing", "system", "state", "procs", "repeat", "wall_s",
-                 "backing_ops"]
+                 "backing_ops"] + [f"backing_{k}" for k in BACKING_KINDS]
 OPS = ("stat", "missing", "read")
 
 
@@ -47,13 +50,19 @@ class Suite:
         return {"native": Native, "bindfs": Bindfs, "canopy": Canopy,
                 "pfs": PfsModel}[kind](self.ctx, root)
 
-    def _meta_row(self, backing, name, op, state, r, js, bops=None):
+    def _meta_row(self, backing, name, op, state, r, js, bd=None):
+        if js["errors"]:
+            self.ctx.note(f"metadata {backing} {name} {op} {state}: "
+                          f"{js['errors']} errors, e.g. {js['messages'][:1]}")
+        bops = bd["total_ops"] if bd else None
         self.meta.add(backing=backing, system=name, op=op, state=state,
                       repeat=r, ops_per_s=js["ops_per_s"], files=js["files"],
                       passes=js["passes"], ok=js["ok"], enoent=js["enoent"],
                       errors=js["errors"], backing_ops=bops,
                       backing_ops_per_file=(bops / js["ops"]
-                                            if bops is not None else None))
+                                            if bops is not None else None),
+                      **{f"backing_{k}": bd.get(k) for k in BACKING_KINDS
+                         if bd})
 
     # ---- local tree ----------------------------------------------------
     def metadata_local(self):
@@ -119,8 +128,10 @@ class Suite:
         """pfsmodel serving the tree, read directly ("pfs") or through a
         canopy that exports the pfsmodel mount ("canopy/pfs")."""
         ctx, tree = self.ctx, self.tree
-        sample = 8 if ctx.quick else 2
+        sample = 32 if ctx.quick else 4
         lists = make_lists(tree, ctx.work, "pysample", sample=sample)
+        RW = 1 if ctx.quick else self.RW
+        procs = (1,) if ctx.quick else (1, 8)
         with PfsModel(ctx, tree) as pfs:
             ptree = pfs.path(tree)
             kinds = ["pfs"] + (["canopy/pfs"] if ctx.have_canopy() else [])
@@ -131,10 +142,12 @@ class Suite:
                 return Canopy(ctx, pfs.mnt, label="canopy-pfs")
 
             def measure(s, fn):
+                """fn's result and the PFS operations it caused."""
                 b0 = pfs.stats()
                 v = fn(s)
                 b1 = pfs.stats()
-                return v, b1["total_ops"] - b0["total_ops"]
+                return v, {k: b1[k] - b0[k] for k in
+                           BACKING_KINDS + ("total_ops",)}
 
             # check once (also fills the font cache of matplotlib)
             check_python(ctx, ptree)
@@ -148,39 +161,46 @@ class Suite:
                                 s_.path(ptree)))
                             self._meta_row("pfs", kind, op, "cold", r, js,
                                            bops)
-                    for n in (1, 8):
+                    for n in procs:
                         with mk(kind) as s:
                             drop_caches()
                             w, bops = measure(s, lambda s_: import_wall(
                                 ctx, s_.path(ptree), n))
                             self.imp.add(backing="pfs", system=kind,
                                          state="cold", procs=n, repeat=r,
-                                         wall_s=w, backing_ops=bops)
+                                         wall_s=w,
+                                         backing_ops=bops["total_ops"],
+                                         **{f"backing_{k}": bops[k]
+                                            for k in BACKING_KINDS})
             for kind in kinds:
                 with mk(kind) as s:
                     for op in OPS:
                         metabench(ctx, _mode(op), lists[op][0],
                                   s.path(ptree))
                     import_wall(ctx, s.path(ptree), 1)
-                    for r in range(self.RW):
+                    for r in range(RW):
                         for op in OPS:
                             js, bops = measure(s, lambda s_: metabench(
                                 ctx, _mode(op), lists[op][0],
                                 s_.path(ptree), seconds=self.secs))
                             self._meta_row("pfs", kind, op, "warm", r, js,
                                            bops)
-                        for n in (1, 8):
+                        for n in procs:
                             w, bops = measure(s, lambda s_: import_wall(
                                 ctx, s_.path(ptree), n))
                             self.imp.add(backing="pfs", system=kind,
                                          state="warm", procs=n, repeat=r,
-                                         wall_s=w, backing_ops=bops)
+                                         wall_s=w,
+                                         backing_ops=bops["total_ops"],
+                                         **{f"backing_{k}": bops[k]
+                                            for k in BACKING_KINDS})
             ctx.mounts_seen["pfs"] = pfs.stats()
 
 
 class _Alias:
     """An already mounted system under a context manager that does
-    nothing, so that callers can treat it like a fresh one."""
+    nothing, so that callers can treat it like a fresh one; paths given to
+    it are already paths on that system."""
 
     def __init__(self, s):
         self.s = s
@@ -193,7 +213,7 @@ class _Alias:
         return False
 
     def path(self, p):
-        return self.s.path(p)
+        return p
 
 
 def run_meta(ctx, which):

@@ -154,7 +154,7 @@ class Canopy(_Mounted):
     _seq = 0
 
     def __init__(self, ctx, root, label=None, mode=None, max_pages=None,
-                 threads=None, capacity=None, extra=()):
+                 threads=None, capacity=None, extra=(), cache_base=None):
         super().__init__(ctx, root, label)
         self.mode = mode
         self.max_pages = max_pages
@@ -162,7 +162,8 @@ class Canopy(_Mounted):
         self.capacity = capacity
         self.extra = list(extra)
         Canopy._seq += 1
-        self.cache_dir = os.path.join(ctx.cache_base, f"cache{Canopy._seq}")
+        self.cache_dir = os.path.join(cache_base or ctx.cache_base,
+                                      f"cache{Canopy._seq}")
         self.status = {}
 
     def path(self, p):
@@ -231,6 +232,14 @@ class Canopy(_Mounted):
             return json.loads(r.stdout)
         except ValueError:
             return {}
+
+    def largest_cache_file(self):
+        best = (0, None)
+        for d, _, files in os.walk(self.cache_dir):
+            for f in files:
+                p = os.path.join(d, f)
+                best = max(best, (os.path.getsize(p), p))
+        return best[1]
 
     def pid(self):
         return self.proc.pid if self.proc else None

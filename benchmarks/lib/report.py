@@ -245,6 +245,50 @@ def _bars(ax, groups, systems, value_of, ylabel, log=True, ref=None):
     ax.grid(axis="y", alpha=0.3)
 
 
+BACKING_KINDS = ("getattr", "readlink", "open", "read", "release", "opendir",
+                 "readdir", "releasedir", "statfs")
+
+
+def _backing_ops(ax, rs, systems):
+    """Stacked: PFS-model operations per benchmark operation, cold."""
+    width = 0.8 / len(systems)
+    bottoms = {}
+    labeled = set()
+    cmap = plt.get_cmap("tab10")
+    for ki, kind in enumerate(BACKING_KINDS):
+        for i, s in enumerate(systems):
+            for g, op in enumerate(OP_LABEL):
+                row = [r for r in rs if r["system"] == s and r["op"] == op
+                       and r["state"] == "cold"]
+                if not row:
+                    continue
+                per = median([num(r.get(f"backing_{kind}")) /
+                              (num(r["files"]) * num(r["passes"]))
+                              for r in row
+                              if num(r.get(f"backing_{kind}")) is not None])
+                if not per:
+                    continue
+                x = g + (i - (len(systems) - 1) / 2) * width
+                b = bottoms.get((s, op), 0)
+                ax.bar(x, per, width, bottom=b, color=cmap(ki),
+                       edgecolor="white", lw=0.3,
+                       label=None if kind in labeled else kind)
+                labeled.add(kind)
+                bottoms[(s, op)] = b + per
+    for i, s in enumerate(systems):
+        for g, op in enumerate(OP_LABEL):
+            if (s, op) in bottoms:
+                ax.annotate(s, (g + (i - (len(systems) - 1) / 2) * width,
+                                bottoms[(s, op)]), ha="center",
+                            va="bottom", fontsize=6, rotation=90)
+    ax.set_xticks(range(len(OP_LABEL)))
+    ax.set_xticklabels(OP_LABEL.values(), fontsize=8)
+    ax.set_ylabel("PFS-model operations per benchmark op")
+    ax.set_title("cold: load on the PFS model, by operation")
+    ax.legend(fontsize=6, ncol=2)
+    ax.grid(axis="y", alpha=0.3)
+
+
 def plot_metadata(out, rows):
     figs, tables = [], []
     for backing, systems, ref, fname, title in (
@@ -256,16 +300,19 @@ def plot_metadata(out, rows):
         if not rs:
             continue
         systems = [s for s in systems if any(r["system"] == s for r in rs)]
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        npan = 3 if backing == "pfs" else 2
+        fig, axes = plt.subplots(1, npan, figsize=(5 * npan, 4))
         for ax, state in zip(axes, ("cold", "warm")):
             _bars(ax, list(OP_LABEL), systems,
                   lambda s, op: med(rs, "ops_per_s", system=s, op=op,
                                     state=state),
                   "operations per second (log)", ref=ref)
             ax.set_xticks(range(len(OP_LABEL)))
-            ax.set_xticklabels(OP_LABEL.values())
+            ax.set_xticklabels(OP_LABEL.values(), fontsize=8)
             ax.set_title(f"{state} (labels: ratio to {ref})")
             ax.legend(fontsize=8)
+        if npan == 3:
+            _backing_ops(axes[2], rs, systems)
         files = {r["op"]: r["files"] for r in rs}
         fig.suptitle(f"Metadata over the Python tree, {title}\n(paths: "
                      + ", ".join(f"{OP_LABEL[k]} {v}"
@@ -328,6 +375,8 @@ def plot_imports(out, rows):
         for st, p in groups:
             cells = ", ".join(
                 f"{s} {human(med(rs, 'wall_s', system=s, state=st, procs=p))}"
+                + (f" ({human(med(rs, 'backing_ops', system=s, state=st, procs=p))}"
+                   " PFS ops)" if b == "pfs" else "")
                 for s in systems)
             lines.append(f"| {b} | {st} | {p} | {cells} |")
     fig.suptitle("python3 -c 'import numpy, matplotlib.pyplot, email, json,"
@@ -382,7 +431,10 @@ def _env_section(env):
              f"- {env.get('fio')}, {env.get('bindfs')} (stock options: "
              f"single-threaded, -o ro), libfuse {env.get('libfuse')}, "
              f"{env.get('python')}",
-             f"- repository at {env.get('git')}", "",
+             f"- repository at {env.get('git')}",
+             f"- load average (1, 5, 15 min) after each suite: "
+             f"{env.get('loadavg_after', {})}; the machine is shared, "
+             f"so repeats are interleaved and medians reported", "",
              "| kernel knob | at start | at end |", "|---|---|---|"]
     for k, v in k0.items():
         lines.append(f"| `{k}` | {v} | {k1.get(k, '(not re-read)')} |")

@@ -8,9 +8,10 @@ to them).
 
 threads: canopyd --threads T x fio jobs J, each job reading its own file.
 
+Every fio job is time-based (the file is read again until the time is up).
 Modes: cached = --passthrough false, daemon cache filled before, and the
-FUSE page cache dropped before every job (fio invalidate=1), so every read
-reaches the daemon; direct = a cache capacity below the file size; passthrough
+FUSE page cache dropped before every pass over the file (fio invalidate=1
+does that at each loop), so every read reaches the daemon; direct = a cache capacity below the file size; passthrough
 = daemon defaults after the file is complete in the cache (the kernel reads
 the cache file itself; max_pages and threads should not matter).
 """
@@ -34,10 +35,6 @@ THREAD_FIELDS = ["system", "mode", "threads", "jobs", "rw", "bs", "repeat",
                  "req_mean_bytes", "neg_threads", "file_bytes"]
 
 
-def _bs_name(bs):
-    return f"{bs // MiB}M" if bs >= MiB else f"{bs >> 10}K"
-
-
 def _canopy(ctx, root, mode, file_size, **kw):
     cap = None
     if mode == "direct":
@@ -54,7 +51,7 @@ def run_maxread(ctx):
     modes = ["cached", "direct", "passthrough"]
     rws = ["read", "randread"]
     size = (256 if q else 1024) * MiB
-    runtime = 5 if q else 10
+    runtime = 1 if q else 4
     R = 1 if q else 3
     f = ensure_file(os.path.join(ctx.data, "big", f"sweep{size >> 20}m"),
                     size)
@@ -63,7 +60,7 @@ def run_maxread(ctx):
 
     def job(path, rw, bs, inval):
         return fio(path, rw=rw, bs=bs, size=size, runtime=runtime,
-                   invalidate=inval)
+                   invalidate=inval, time_based=True)
 
     log(f"max_read sweep: baselines ({len(bss) * len(rws)} jobs x {R})")
     with Bindfs(ctx, root) as b:
@@ -125,7 +122,7 @@ def run_threads(ctx):
     work = [("randread", 128 << 10)] if q else \
         [("randread", 128 << 10), ("read", MiB)]
     per_file = (32 if q else 64) * MiB
-    runtime = 5 if q else 10
+    runtime = 1 if q else 4
     R = 1 if q else 3
     d = os.path.join(ctx.data, "tj")
     ensure_files(d, "tj.", max(jobs), per_file)
@@ -134,7 +131,7 @@ def run_threads(ctx):
     def job(s, rw, bs, nj, inval):
         return fio(directory=s.path(d), filename_format="tj.$jobnum",
                    rw=rw, bs=bs, size=per_file, numjobs=nj,
-                   runtime=runtime, invalidate=inval)
+                   runtime=runtime, invalidate=inval, time_based=True)
 
     log("thread sweep: baselines")
     with Bindfs(ctx, d) as b:

@@ -11,7 +11,7 @@ MiB = 1 << 20
 
 def fio(filename=None, directory=None, rw="read", bs=MiB, size=None,
         numjobs=1, runtime=None, invalidate=False, name="bench",
-        filename_format=None, timeout=900):
+        filename_format=None, time_based=False, timeout=900):
     """One fio job (group-reported); returns MB/s, IOPS, bytes, seconds.
 
     invalidate=True drops the page cache of the file(s) before the job
@@ -32,6 +32,8 @@ def fio(filename=None, directory=None, rw="read", bs=MiB, size=None,
         cmd.append(f"--size={size}")
     if runtime:
         cmd.append(f"--runtime={runtime}")
+    if time_based:
+        cmd.append("--time_based")
     r = run(cmd, timeout=timeout)
     try:
         # fio may print warnings before the JSON document
@@ -62,13 +64,17 @@ def read_file(path, bs=MiB):
 
 
 def metabench(ctx, mode, listfile, root, passes=1, seconds=0, threads=1):
-    cmd = [ctx.metabench, "-m", mode, "-n", str(passes), "-t", str(threads),
-           "-r", root]
+    """One metabench run; failures other than ENOENT are counted in
+    "errors" and their first messages kept in "messages"."""
+    cmd = [ctx.metabench, "-v", "-m", mode, "-n", str(passes), "-t",
+           str(threads), "-r", root]
     if seconds:
         cmd += ["-d", str(seconds)]
     cmd.append(listfile)
     r = run(cmd, timeout=1800)
-    return json.loads(r.stdout)
+    js = json.loads(r.stdout)
+    js["messages"] = r.stderr.strip().splitlines()[:5]
+    return js
 
 
 # a heavy import: numpy, matplotlib (pyplot, Agg) and a stdlib spread
