@@ -65,6 +65,13 @@ const struct param conf_params[] = {
 		.help = "files up to this size are fetched whole on first read",
 	},
 	{
+		.key = "cache.tmpfs", .opt = "cache-tmpfs",
+		.type = PARAM_BOOL, .off = FIELD(cache_tmpfs),
+		.def = "true", .arg = "BOOL",
+		.help = "as root, mount a huge-page tmpfs of the capacity on an "
+			"empty cache dir",
+	},
+	{
 		.key = "cache.owner_passthrough", .opt = "owner-passthrough",
 		.type = PARAM_BOOL, .off = FIELD(owner_passthrough),
 		.def = "false", .arg = "BOOL",

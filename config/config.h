@@ -47,6 +47,7 @@ struct conf {
 	uint64_t block_size;     /* bytes, power of two, 64 KiB .. 64 MiB */
 	uint64_t small_file_max; /* files up to this are fetched whole */
 	bool owner_passthrough;  /* owner opens pass through to the backing file */
+	bool cache_tmpfs;        /* mount a private huge-page tmpfs for it */
 
 	/* fuse */
 	unsigned max_pages;      /* wanted; capped by the kernel's limit */

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -174,6 +175,73 @@ static int mkdir_p(const char *path)
 	}
 	free(p);
 	return ret;
+}
+
+/*
+ * Does @dir hold nothing but what canopy puts there? Leftovers of an earlier
+ * run are removed; anything else means the directory is the user's.
+ */
+static int dir_is_ours(const char *dir)
+{
+	struct dirent *de;
+	int ret = 1, fd;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return -errno;
+	fd = dirfd(d);
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (strcmp(de->d_name, ".lock") && !is_cache_name(de->d_name)) {
+			ret = 0;
+			break;
+		}
+	}
+	if (ret == 1) {
+		rewinddir(d);
+		while ((de = readdir(d)))
+			if (!strcmp(de->d_name, ".lock") ||
+			    is_cache_name(de->d_name))
+				unlinkat(fd, de->d_name, 0);
+	}
+	closedir(d);
+	return ret;
+}
+
+int cache_mount_tmpfs(const char *dir, uint64_t *capacity)
+{
+	char opts[128];
+	struct statvfs sv;
+	uint64_t size;
+	int ret;
+
+	ret = mkdir_p(dir);
+	if (ret)
+		return ret;
+	ret = dir_is_ours(dir);
+	if (ret <= 0)
+		return ret ? ret : -ENOTEMPTY;
+	if (!*capacity) {
+		if (statvfs(dir, &sv) < 0)
+			return -errno;
+		*capacity = (uint64_t)sv.f_blocks * sv.f_frsize / 2;
+	}
+	/* room for the last partial huge page of files and the directory */
+	size = *capacity + *capacity / 16 + (64ULL << 20);
+	snprintf(opts, sizeof(opts), "mode=0700,huge=within_size,size=%llu",
+		 (unsigned long long)size);
+	if (mount("canopy-cache", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  opts) < 0)
+		return -errno;
+	return 0;
+}
+
+void cache_umount_tmpfs(const char *dir)
+{
+	if (umount2(dir, MNT_DETACH) < 0)
+		log_warn("unmount cache tmpfs %s: %s", dir, strerror(errno));
+	rmdir(dir);
 }
 
 int cache_new(const char *dir, uint64_t capacity, uint64_t block_size,

@@ -201,6 +201,15 @@ struct cache_wait {
 
 int cache_new(const char *dir, uint64_t capacity, uint64_t block_size,
 	      struct cache **out);
+/*
+ * Mount a private tmpfs with transparent huge pages on @dir (made if
+ * missing; it must hold nothing but canopy's own files), sized for
+ * *capacity (0: half the file system @dir is on, written back). A tmpfs of
+ * 4 KiB pages reads at about 0.6x the speed of a disk file system's page
+ * cache; with huge pages passthrough reads are as fast as native ones.
+ */
+int cache_mount_tmpfs(const char *dir, uint64_t *capacity);
+void cache_umount_tmpfs(const char *dir);
 void cache_free(struct cache *c);
 uint64_t cache_capacity(const struct cache *c);
 uint64_t cache_block_size(const struct cache *c);

@@ -29,6 +29,7 @@
 #define EXIT_USAGE 2
 
 struct canopy *canopy_global;
+static char *cache_tmpfs_dir; /* the cache's own tmpfs, to unmount at exit */
 
 static void usage(FILE *f)
 {
@@ -331,13 +332,25 @@ int main(int argc, char **argv)
 					   default_cache_dir(mnt);
 	if (!cache_dir_path)
 		fail(ready_fd, 1, "out of memory");
+	if (conf.cache_tmpfs && geteuid() == 0) {
+		ret = cache_mount_tmpfs(cache_dir_path, &conf.cache_capacity);
+		if (ret)
+			log_notice("cache %s stays on its file system (no "
+				   "huge-page tmpfs): %s", cache_dir_path,
+				   ret == -ENOTEMPTY ? "the directory is not "
+				   "empty" : strerror(-ret));
+		else
+			cache_tmpfs_dir = cache_dir_path;
+	}
 	ret = cache_new(cache_dir_path, conf.cache_capacity, conf.block_size,
 			&cp->cache);
-	if (ret)
+	if (ret) {
+		if (cache_tmpfs_dir)
+			cache_umount_tmpfs(cache_tmpfs_dir);
 		fail(ready_fd, 1, "cache directory %s: %s", cache_dir_path,
 		     ret == -EBUSY ? "in use by another canopyd" :
 				     strerror(-ret));
-	free(cache_dir_path);
+	}
 
 	ret = view_init(&cp->view, conf.exports, conf.nexports, mnt);
 	if (ret)
@@ -355,6 +368,8 @@ int main(int argc, char **argv)
 	ret = ctl_open(cp);
 	if (ret) {
 		cache_free(cp->cache);
+		if (cache_tmpfs_dir)
+			cache_umount_tmpfs(cache_tmpfs_dir);
 		fail(ready_fd, 1, "control socket %s: %s", ctl_socket_path(),
 		     strerror(-ret));
 	}
@@ -362,6 +377,8 @@ int main(int argc, char **argv)
 	if (ret) {
 		ctl_stop();
 		cache_free(cp->cache);
+		if (cache_tmpfs_dir)
+			cache_umount_tmpfs(cache_tmpfs_dir);
 		fail(ready_fd, 1, "cannot mount %s", mnt);
 	}
 	ops_file_init(cp);
@@ -370,6 +387,8 @@ int main(int argc, char **argv)
 		ctl_stop();
 		chan_unmount(cp);
 		cache_free(cp->cache);
+		if (cache_tmpfs_dir)
+			cache_umount_tmpfs(cache_tmpfs_dir);
 		fail(ready_fd, 1, "cannot start workers: %s", strerror(-ret));
 	}
 	ret = chan_wait_init(cp, 30000);
@@ -383,6 +402,8 @@ int main(int argc, char **argv)
 		chan_unmount(cp);
 		chan_join(cp);
 		cache_free(cp->cache);
+		if (cache_tmpfs_dir)
+			cache_umount_tmpfs(cache_tmpfs_dir);
 		fail(ready_fd, 1, "start-up failed: %s", strerror(-ret));
 	}
 	log_notice("serving %s (exports:%s%s) at %s, cache %s", "backing tree",
@@ -396,6 +417,9 @@ int main(int argc, char **argv)
 	chan_join(cp);
 	nodes_fini();
 	cache_free(cp->cache);
+	if (cache_tmpfs_dir)
+		cache_umount_tmpfs(cache_tmpfs_dir);
+	free(cache_dir_path);
 	view_fini(&cp->view);
 	conf_free(&conf);
 	log_notice("stopped");

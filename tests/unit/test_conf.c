@@ -126,6 +126,7 @@ Test(conf, table_has_one_entry_per_field_with_unique_names)
 		offsetof(struct conf, block_size),
 		offsetof(struct conf, small_file_max),
 		offsetof(struct conf, owner_passthrough),
+		offsetof(struct conf, cache_tmpfs),
 		offsetof(struct conf, max_pages),
 		offsetof(struct conf, threads),
 		offsetof(struct conf, cpus),

@@ -305,7 +305,8 @@ Test(topology, finds_the_line_of_the_key_in_its_own_section)
 		   "  \"x\": 1\n"
 		   "}\n", -EINVAL,
 		   ":3: unknown key \"cache.level\"; \"cache\" takes dir, "
-		   "capacity, block_size, small_file_max, owner_passthrough");
+		   "capacity, block_size, small_file_max, tmpfs, "
+		   "owner_passthrough");
 	load_fails("{\n"
 		   "  \"node\": \"threads\",\n"
 		   "  \"io\": {\"uring_depth\": 64},\n"
