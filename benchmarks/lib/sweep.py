@@ -6,7 +6,8 @@ request sizes that reached the daemon are taken from its stats. Native and
 bindfs are run with the same fio jobs as baselines (max_pages does not apply
 to them).
 
-threads: canopyd --threads T x fio jobs J, each job reading its own file.
+threads: canopyd --threads T x fio jobs J, each job reading its own file;
+and open+read+close of small files by J metabench threads.
 
 Every fio job is time-based (the file is read again until the time is up).
 Modes: cached = --passthrough false, daemon cache filled before, and the
@@ -19,8 +20,8 @@ import os
 
 from common import CsvOut, log, median
 from mounts import Bindfs, Canopy, Native, stats_delta
-from tools import MiB, fio, read_file
-from trees import ensure_file, ensure_files
+from tools import MiB, fio, metabench, read_file
+from trees import ensure_file, ensure_files, ensure_pytree, make_lists
 import reqsize
 
 MAX_PAGES_LIMIT = "/proc/sys/fs/fuse/max_pages_limit"
@@ -116,7 +117,7 @@ def run_maxread(ctx):
 
 def run_threads(ctx):
     q = ctx.quick
-    threads = [1, 2, 4, 8]
+    threads = [1, 2, 8] if q else [1, 2, 4, 8]
     jobs = [1, 4, 16]
     modes = ["cached", "direct"]
     work = [("randread", 128 << 10)] if q else \
@@ -172,8 +173,40 @@ def run_threads(ctx):
                                         req_mean_bytes=rs["mean"],
                                         neg_threads=c.status.get("threads"),
                                         file_bytes=per_file)
+        run_thread_opens(ctx, out, threads, jobs, runtime, R)
     finally:
         out.close()
+
+
+def run_thread_opens(ctx, out, threads, jobs, secs, R):
+    """open+read+close of the Python tree's small files by J threads
+    (metabench -t J), canopyd with its defaults (passthrough opens): each
+    open is an OPEN round trip to a worker thread."""
+    py = ensure_pytree(os.path.join(ctx.data, "py"))
+    lst = make_lists(py, ctx.work, "py")["read"][0]
+
+    def opens(s, nj):
+        return metabench(ctx, "read", lst, s.path(py), seconds=secs,
+                         threads=nj)["ops_per_s"]
+    log("thread sweep: open+read+close baselines")
+    with Bindfs(ctx, py) as b:
+        for s in (Native(ctx), b):
+            opens(s, 1)
+            for r in range(R):
+                for nj in jobs:
+                    out.add(system=s.name, mode="-", threads="", jobs=nj,
+                            rw="open+read+close", bs=0, repeat=r,
+                            iops=opens(s, nj))
+    for t in threads:
+        log(f"thread sweep: canopy open+read+close threads={t}")
+        with Canopy(ctx, py, threads=t) as c:
+            opens(c, 1)
+            for r in range(R):
+                for nj in jobs:
+                    out.add(system="canopy", mode="passthrough", threads=t,
+                            jobs=nj, rw="open+read+close", bs=0, repeat=r,
+                            iops=opens(c, nj),
+                            neg_threads=c.status.get("threads"))
 
 
 def medians(rows, keys, value="MBps"):

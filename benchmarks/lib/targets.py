@@ -64,7 +64,7 @@ class Targets:
         passthrough); and the cache on a tmpfs mounted huge=within_size."""
         ctx, big = self.ctx, self.big
         root = os.path.dirname(big)
-        secs = 2 if ctx.quick else 4
+        secs = 1.5 if ctx.quick else 4
         huge = os.path.join(ctx.mnt, "hugetmpfs")
 
         def rd(path):

@@ -31,7 +31,7 @@ def fio(filename=None, directory=None, rw="read", bs=MiB, size=None,
     if size:
         cmd.append(f"--size={size}")
     if runtime:
-        cmd.append(f"--runtime={runtime}")
+        cmd.append(f"--runtime={int(runtime * 1000)}ms")
     if time_based:
         cmd.append("--time_based")
     r = run(cmd, timeout=timeout)
