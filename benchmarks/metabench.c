@@ -3,7 +3,7 @@
  * benchmarks/metabench.c - metadata and small-file loops, timed in C.
  *
  *   metabench [-m stat|open|read] [-n PASSES] [-d SECONDS] [-t THREADS]
- *             [-b BUFSIZE] [-r ROOT] [-v] LISTFILE
+ *             [-b BUFSIZE] [-r ROOT] [-c] [-v] LISTFILE
  *
  * LISTFILE holds one path per line (relative paths are taken under ROOT).
  * Each pass visits every path once, in file order:
@@ -11,6 +11,8 @@
  *         which is what a list of missing paths measures
  *   open  open(O_RDONLY) + close
  *   read  open(O_RDONLY) + read until EOF + close
+ * With -c the paths are opened relative to ROOT (chdir(ROOT) first), so
+ * that only the components inside the tree are walked, not ROOT's own.
  * With -t the list is shared by THREADS threads that take batches of 64
  * paths from a common cursor. -n runs that many passes; -d keeps running
  * passes until SECONDS have elapsed (at least one, at least -n).
@@ -176,7 +178,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: metabench [-m stat|open|read] [-n PASSES] [-d SECONDS]\n"
-		"                 [-t THREADS] [-b BUFSIZE] [-r ROOT] [-v] LISTFILE\n");
+		"                 [-t THREADS] [-b BUFSIZE] [-r ROOT] [-c] [-v] LISTFILE\n");
 }
 
 int main(int argc, char **argv)
@@ -184,11 +186,12 @@ int main(int argc, char **argv)
 	struct mb_run r = { .mode = MODE_STAT, .bufsize = 128 << 10,
 			    .threads = 1 };
 	const char *root = NULL, *mode = "stat";
+	int rel = 0;
 	double min_s = 0, t_all0, t_all, *rates;
 	pthread_t *tids;
 	int passes = 1, done = 0, c, i, ret;
 
-	while ((c = getopt(argc, argv, "m:n:d:t:b:r:vh")) != -1) {
+	while ((c = getopt(argc, argv, "m:n:d:t:b:r:cvh")) != -1) {
 		switch (c) {
 		case 'm':
 			mode = optarg;
@@ -221,6 +224,9 @@ int main(int argc, char **argv)
 		case 'v':
 			r.verbose = 1;
 			break;
+		case 'c':
+			rel = 1;
+			break;
 		default:
 			usage();
 			return c == 'h' ? 0 : 2;
@@ -230,6 +236,14 @@ int main(int argc, char **argv)
 	    r.threads < 1 || r.bufsize < 1) {
 		usage();
 		return 2;
+	}
+	if (rel) {
+		if (!root || chdir(root) < 0) {
+			fprintf(stderr, "metabench: -c needs -r ROOT: %s\n",
+				root ? strerror(errno) : "missing");
+			return 1;
+		}
+		root = NULL;
 	}
 	ret = load_list(&r, argv[optind], root);
 	if (ret < 0) {

@@ -223,8 +223,9 @@ def plot_threads(out, rows):
             cells += [human(med(rows, col, system=b, jobs=nj, rw=rw,
                                 bs=bs)) for b in ("native", "bindfs")]
             what = rw if rw == "open+read+close" else f"{rw} {bs_name(bs)}"
+            short = "ops/s" if col == "iops" else "MB/s"
             lines.append(f"| {what} | {mode} | {nj} | " + " | ".join(cells)
-                         + f" | {unit.split(' ')[0]} |")
+                         + f" | {short} |")
     return figs, "\n".join(lines)
 
 
@@ -515,7 +516,8 @@ def write(out):
          "open+read+close of the Python tree's small files (ops/s, canopy "
          "with its defaults, so passthrough opens); medians."),
         ("Metadata", "metadata.csv", plot_metadata,
-         "metabench (C) over the Python tree: ops/s, median. cold = caches "
+         "metabench (C) over the Python tree, paths relative to the tree's "
+         "root (cwd): ops/s, median. cold = caches "
          "dropped and daemons restarted (canopy cache empty) before one "
          "pass; warm = after a pass. backing ops: operations the PFS model "
          "served per benchmark operation."),

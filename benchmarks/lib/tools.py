@@ -65,8 +65,13 @@ def read_file(path, bs=MiB):
 
 def metabench(ctx, mode, listfile, root, passes=1, seconds=0, threads=1):
     """One metabench run; failures other than ENOENT are counted in
-    "errors" and their first messages kept in "messages"."""
-    cmd = [ctx.metabench, "-v", "-m", mode, "-n", str(passes), "-t",
+    "errors" and their first messages kept in "messages".
+
+    Paths are walked relative to root (metabench -c): through a canopy
+    mount, root itself is WORK/mnt/canopy + the backing path, five more
+    components than natively, an artefact of where the benchmark mounts;
+    only the tree's own components are compared."""
+    cmd = [ctx.metabench, "-v", "-c", "-m", mode, "-n", str(passes), "-t",
            str(threads), "-r", root]
     if seconds:
         cmd += ["-d", str(seconds)]
