@@ -759,6 +759,21 @@ out_unlock:
 	return ret;
 }
 
+bool cache_block_present(struct cache_obj *o, uint64_t block)
+{
+	bool present;
+
+	pthread_mutex_lock(&o->c->lock);
+	present = block < o->nblocks && bit_test(o->present, block);
+	pthread_mutex_unlock(&o->c->lock);
+	return present;
+}
+
+uint64_t cache_obj_nblocks(const struct cache_obj *o)
+{
+	return o->nblocks;
+}
+
 void cache_block_done(struct cache_obj *o, uint64_t block, int err,
 		      struct worker *w)
 {

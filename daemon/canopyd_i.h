@@ -100,6 +100,7 @@ struct stats {
 	counter_t cache_hits;     /* READ blocks already present */
 	counter_t cache_misses;   /* READ blocks fetched */
 	counter_t cache_waits;    /* requests parked on a fetch in flight */
+	counter_t cache_readaheads; /* blocks fetched ahead of a sequential read */
 	counter_t cache_stale;    /* objects dropped because the file changed */
 	counter_t bytes_from_cache;
 	counter_t bytes_from_backing;
@@ -269,6 +270,8 @@ int cache_claim(struct cache_obj *o, uint64_t off, uint64_t len,
  */
 void cache_block_done(struct cache_obj *o, uint64_t block, int err,
 		      struct worker *w);
+bool cache_block_present(struct cache_obj *o, uint64_t block);
+uint64_t cache_obj_nblocks(const struct cache_obj *o);
 /* Drop every cached file that is not open. */
 void cache_drop_all(struct cache *c);
 
@@ -433,6 +436,8 @@ int reply_iov(struct req *r, struct iovec *iov, int cnt);
 /* Reply with @len bytes of @fd at @off, spliced when possible. */
 int reply_fd(struct req *r, int fd, uint64_t off, size_t len);
 void worker_ready(struct worker *w, struct cache_wait *list);
+/* Run the continuations woken so far. */
+void worker_run_ready(struct worker *w);
 
 /* ---- request handlers (ops*.c) ------------------------------------------ */
 
@@ -484,6 +489,14 @@ void timeout_split(double t, uint64_t *sec, uint32_t *nsec);
  */
 int resolve_range(struct worker *w, struct cache_obj *o, uint64_t off,
 		  uint64_t len, struct cache_wait *cw);
+/*
+ * After a read of [off, off+len) was answered: if it continues a sequential
+ * run, fetch the block after it now, so that fetching overlaps with the
+ * application consuming what it got (the kernel's readahead window is
+ * smaller than a block and would ask for it only when it is needed).
+ */
+void resolve_readahead(struct worker *w, struct cache_obj *o, uint64_t off,
+		       uint64_t len);
 
 /* ---- control socket (ctl.c) --------------------------------------------- */
 

@@ -177,7 +177,7 @@ void worker_ready(struct worker *w, struct cache_wait *list)
 	}
 }
 
-static void run_ready(struct worker *w)
+void worker_run_ready(struct worker *w)
 {
 	struct cache_wait *cw;
 
@@ -243,9 +243,9 @@ static void *worker_main(void *arg)
 			break;
 		}
 		ops_dispatch(w, w->reqbuf, n);
-		run_ready(w);
+		worker_run_ready(w);
 	}
-	run_ready(w);
+	worker_run_ready(w);
 	return NULL;
 }
 

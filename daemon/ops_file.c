@@ -355,16 +355,25 @@ out:
 	node_put(n);
 }
 
-/* Answer a READ of a cached or passthrough handle from its cache file. */
-static int read_cached_reply(struct req *r, struct handle *h, uint64_t off,
-			     uint32_t size)
+/*
+ * Answer a READ of a cached or passthrough handle from its cache file, then
+ * fetch ahead of a sequential reader. Once the reply is out the kernel may
+ * RELEASE the handle on another worker: the readahead holds its own
+ * reference on the object, taken before.
+ */
+static void read_cached_reply(struct req *r, struct handle *h, uint64_t off,
+			      uint32_t size)
 {
-	uint64_t fsize = cache_obj_ident(h->obj)->size;
+	struct cache_obj *o = h->obj;
+	uint64_t fsize = cache_obj_ident(o)->size;
 	size_t len = off >= fsize ? 0 : (fsize - off < size ? fsize - off : size);
 
 	STAT_INC(cache_hits);
 	STAT_ADD(bytes_from_cache, len);
-	return reply_fd(r, cache_obj_fd(h->obj), off, len);
+	cache_obj_ref(o);
+	reply_fd(r, cache_obj_fd(o), off, len);
+	resolve_readahead(r->w, o, off, size);
+	cache_obj_put(o);
 }
 
 static void read_wake(struct worker *w, struct cache_wait *cw, int err)

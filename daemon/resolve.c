@@ -12,8 +12,12 @@
  * A block is read from the backing file the object opened and checked
  * against its identity; if the file changed while it was being read, the
  * block is refused (-ESTALE) rather than mixing old and new bytes.
- * Blocks that are holes in the backing file are left as holes.
+ * Blocks that are holes in the backing file are left as holes. A fetch that
+ * continues a sequential run asks the backing file system to read the next
+ * blocks ahead, so the disk works while this block is copied and served.
  */
+
+#define PREFETCH_BLOCKS 2
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -50,6 +54,10 @@ static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
 		return -EBADF;
 	if (range_is_hole(bfd, off, len))
 		return 0;
+	if (b + 1 < cache_obj_nblocks(o) &&
+	    (b == 0 || cache_block_present(o, b - 1)))
+		posix_fadvise(bfd, off + len, PREFETCH_BLOCKS * bs,
+			      POSIX_FADV_WILLNEED);
 	n = uring_read(w->ring, bfd, w->buf, len, off);
 	if (n < 0)
 		return n;
@@ -88,4 +96,32 @@ int resolve_range(struct worker *w, struct cache_obj *o, uint64_t off,
 		if (ret)
 			return ret;
 	}
+}
+
+/* @o is referenced by the caller (not through a handle: see op_read) */
+void resolve_readahead(struct worker *w, struct cache_obj *o, uint64_t off,
+		       uint64_t len)
+{
+	uint64_t bs = cache_block_size(w->cp->cache), last, next, block;
+	int ret;
+
+	if (!len || off >= cache_obj_ident(o)->size)
+		return;
+	last = (off + len - 1) / bs;
+	next = last + 1;
+	/* only a sequential run: this block and the one before are here */
+	if (next >= cache_obj_nblocks(o) || !cache_block_present(o, last) ||
+	    (last && !cache_block_present(o, last - 1)))
+		return;
+	/* held open like any reader, so the file is not evicted under us */
+	if (cache_obj_open(o))
+		return;
+	if (cache_claim(o, next * bs, 1, NULL, &block) == CACHE_CLAIMED) {
+		/* answer what this worker has woken, then go on fetching */
+		worker_run_ready(w);
+		STAT_INC(cache_readaheads);
+		ret = fetch_block(w, o, block);
+		cache_block_done(o, block, ret, w);
+	}
+	cache_obj_close(o);
 }

@@ -138,6 +138,7 @@ char *stats_json(void)
 		{ "cache.hits", &stats.cache_hits },
 		{ "cache.misses", &stats.cache_misses },
 		{ "cache.waits", &stats.cache_waits },
+		{ "cache.readaheads", &stats.cache_readaheads },
 		{ "cache.stale", &stats.cache_stale },
 		{ "bytes.cache", &stats.bytes_from_cache },
 		{ "bytes.backing", &stats.bytes_from_backing },
