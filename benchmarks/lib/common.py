@@ -194,7 +194,7 @@ class Ctx:
         for p in list(self.procs):
             self.reap(p, timeout=10)
         for mp in sorted(mountpoints(), reverse=True):
-            if mp.startswith(self.mnt + "/"):
+            if mp.startswith((self.mnt + "/", self.cache_base + "/")):
                 subprocess.run(["umount", "-l", mp])
         self.knobs.restore()
 

@@ -221,6 +221,10 @@ class Canopy(_Mounted):
         if rc not in (0, None):
             self.ctx.note(f"canopyd ({' '.join(self.command()[1:])}) "
                           f"exited with status {rc} on SIGTERM")
+        # canopyd mounts a private tmpfs on its cache directory as root
+        if is_mountpoint(self.cache_dir):
+            log(f"canopyd left its cache tmpfs {self.cache_dir} mounted")
+            run(["umount", "-l", self.cache_dir], check=False)
         shutil.rmtree(self.cache_dir, ignore_errors=True)
         return rc
 
@@ -273,6 +277,6 @@ def kill_stale(ctx):
     """Unmount leftovers of an earlier, killed run of the harness."""
     from common import mountpoints
     for mp in sorted(mountpoints(), reverse=True):
-        if mp.startswith(ctx.mnt + "/"):
+        if mp.startswith((ctx.mnt + "/", ctx.cache_base + "/")):
             log(f"unmounting stale {mp}")
             subprocess.run(["umount", "-l", mp])

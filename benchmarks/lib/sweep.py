@@ -87,6 +87,12 @@ def run_maxread(ctx):
                     if mode != "direct":
                         read_file(p)  # fill the daemon cache
                     st = c.status
+                    if st.get("max_pages") not in (mp, None):
+                        ctx.note(f"maxread: canopyd --max-pages {mp} "
+                                 f"negotiated {st.get('max_pages')} "
+                                 f"(max_pages_limit "
+                                 f"{st.get('max_pages_limit')}; did "
+                                 f"something else change it?)")
                     for r in range(R):
                         for rw in rws:
                             for bs in bss:
