@@ -204,10 +204,16 @@ def plot_threads(out, rows):
         what = rw if rw == "open+read+close" else f"fio {rw} {bs_name(bs)}"
         ax.set_title(f"{what}, canopy {mode}")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=6, ncol=3, loc="lower center",
-                  bbox_to_anchor=(0.5, 0.0))
-    for k in range(len(panels), nrow * ncol):
-        axes[k // ncol][k % ncol].axis("off")
+    spare = [axes[k // ncol][k % ncol] for k in range(len(panels),
+                                                      nrow * ncol)]
+    for ax in spare:
+        ax.axis("off")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if spare:  # one legend, in the empty panel
+        spare[0].legend(handles, labels, fontsize=8, ncol=3, loc="center")
+    else:
+        fig.legend(handles, labels, fontsize=7, ncol=9, loc="lower center")
+        fig.subplots_adjust(bottom=0.2)
     fig.suptitle("canopyd worker threads x concurrent clients (fio jobs on "
                  "their own files; metabench threads); dashed native, "
                  "dotted bindfs", fontsize=10)
@@ -388,6 +394,8 @@ def plot_imports(out, rows):
         ax.set_title(f"{b} backing tree (labels: ratio to {ref})")
         ax.legend(fontsize=8)
         for st, p in groups:
+            if not any(r["state"] == st and r["procs"] == p for r in rs):
+                continue
             cells = ", ".join(
                 f"{s} {human(med(rs, 'wall_s', system=s, state=st, procs=p))}"
                 + (f" ({human(med(rs, 'backing_ops', system=s, state=st, procs=p))}"
