@@ -141,7 +141,12 @@ class Targets:
                         st = s.stats()
                         detail = (f"backing.reads {st.get('backing.reads')}"
                                   f", backing.bytes "
-                                  f"{st.get('backing.bytes')}")
+                                  f"{st.get('backing.bytes')}, READs "
+                                  f"{st.get('fuse.read.count')} of which "
+                                  f"waited for a fetch (cache.waits) "
+                                  f"{st.get('cache.waits')}, "
+                                  f"cache.readaheads "
+                                  f"{st.get('cache.readaheads')}")
         self.verdict("b", "cold first read 1 GiB, 1 MiB reads",
                      median(res["canopy"]), "bindfs", median(res["bindfs"]),
                      "MB/s", 1.5, detail=f"native cold: "
