@@ -104,7 +104,9 @@ struct stats {
 	counter_t cache_stale;    /* objects dropped because the file changed */
 	counter_t bytes_from_cache;
 	counter_t bytes_from_backing;
-	counter_t splice_fallbacks;
+	counter_t splice_fallbacks; /* splices that failed midway */
+	counter_t reply_splices;  /* READ replies spliced from cache files */
+	counter_t reply_copies;   /* READ replies copied from cache files */
 	counter_t nodes;          /* gauge */
 };
 

@@ -98,16 +98,21 @@ static void pipe_close(struct worker *w)
 	w->pipe_len = 0;
 }
 
-/* A pipe that holds a whole reply: header page plus max_read of data. */
+/*
+ * A pipe that holds a whole reply: header page plus max_read of data. A
+ * large pipe needs a large array in the kernel that may not be had: halve
+ * until it is (replies larger than the pipe are copied, not spliced).
+ */
 static void pipe_open(struct worker *w, size_t want)
 {
-	int sz;
+	int sz = -1;
 
 	if (pipe2(w->pipe, O_CLOEXEC) < 0) {
 		w->pipe[0] = w->pipe[1] = -1;
 		return;
 	}
-	sz = fcntl(w->pipe[1], F_SETPIPE_SZ, (int)want);
+	for (; want >= 2 * PAGE && sz < 0; want /= 2)
+		sz = fcntl(w->pipe[1], F_SETPIPE_SZ, (int)want);
 	if (sz < 0)
 		sz = fcntl(w->pipe[1], F_GETPIPE_SZ);
 	w->pipe_len = sz > 0 ? (size_t)sz : 0;
@@ -478,8 +483,10 @@ int reply_fd(struct req *r, int fd, uint64_t off, size_t len)
 
 	if (len == 0)
 		return reply_buf(r, NULL, 0);
-	if (w->pipe[1] < 0 || len + PAGE > w->pipe_len)
+	if (w->pipe[1] < 0 || len + PAGE > w->pipe_len) {
+		STAT_INC(reply_copies);
 		return reply_fd_copy(r, fd, off, len);
+	}
 
 	oh.len = sizeof(oh) + len;
 	oh.error = 0;
@@ -504,11 +511,13 @@ int reply_fd(struct req *r, int fd, uint64_t off, size_t len)
 			log_warn_rl("splice reply: %s", strerror(e));
 		return -e;
 	}
+	STAT_INC(reply_splices);
 	reply_done(r, 0);
 	return 0;
 
 fallback:
 	STAT_INC(splice_fallbacks);
+	STAT_INC(reply_copies);
 	pipe_reset(w);
 	return reply_fd_copy(r, fd, off, len);
 }

@@ -143,6 +143,8 @@ char *stats_json(void)
 		{ "bytes.cache", &stats.bytes_from_cache },
 		{ "bytes.backing", &stats.bytes_from_backing },
 		{ "splice.fallbacks", &stats.splice_fallbacks },
+		{ "reply.splices", &stats.reply_splices },
+		{ "reply.copies", &stats.reply_copies },
 		{ "nodes", &stats.nodes },
 	};
 	char key[96], *out = NULL;
