@@ -348,8 +348,10 @@ struct handle {
 	struct cache_obj *obj;   /* referenced; H_CACHED and H_PASSTHROUGH */
 	int backing_fd;          /* H_DIRECT: own fd of the backing file */
 	uint64_t size;           /* H_DIRECT: size at open */
-	struct dirent_snap *ents; /* H_DIR: the listing taken at OPENDIR */
+	struct dirent_snap *ents; /* H_DIR: the listing, taken at the first
+				   * READDIR (the kernel may need none) */
 	size_t nents;
+	bool listed;             /* H_DIR: ents is taken */
 	struct handle *next;     /* protected by the handle table's lock */
 };
 

@@ -2,10 +2,11 @@
 /*
  * daemon/ops_dir.c - OPENDIR, READDIR, READDIRPLUS, RELEASEDIR.
  *
- * OPENDIR takes a snapshot of the listing, so offsets stay stable however
- * the kernel pages through it; the reply asks the kernel to cache the
- * listing (FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE) until the directory's mtime
- * changes. READDIRPLUS gives every entry its attributes, taken with one
+ * The first READDIR(PLUS) of a handle takes a snapshot of the listing, so
+ * offsets stay stable however the kernel pages through it. OPENDIR asks the
+ * kernel to cache the listing (FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE) until the
+ * directory's mtime changes; while it serves a listing from that cache no
+ * READDIR comes, and the backing directory is not read at all. READDIRPLUS gives every entry its attributes, taken with one
  * batch of statx through the worker's io_uring, so a scan followed by stats
  * costs the backing store one round of requests.
  */
@@ -123,8 +124,6 @@ void op_opendir(struct req *r)
 	struct compat_open_out out;
 	struct node *n = node_get(r->nodeid);
 	struct handle *h;
-	int ret;
-
 	if (!n) {
 		reply_err(r, -ESTALE);
 		return;
@@ -136,12 +135,6 @@ void op_opendir(struct req *r)
 	h = handle_new(H_DIR, n);
 	if (!h) {
 		reply_err(r, -ENOMEM);
-		goto out;
-	}
-	ret = n->kind == VIEW_REAL ? snap_real(r->w, h) : snap_virtual(r->w, h);
-	if (ret) {
-		handle_free(handle_remove(h->fh));
-		reply_err(r, ret);
 		goto out;
 	}
 	memset(&out, 0, sizeof(out));
@@ -161,13 +154,28 @@ void op_releasedir(struct req *r)
 	reply_err(r, h ? 0 : -EBADF);
 }
 
+/*
+ * The directory handle of a READDIR(PLUS), with its snapshot taken. The
+ * kernel serializes the reads of one open directory (f_pos lock), so the
+ * first one takes the snapshot alone.
+ */
 static struct handle *dir_handle(struct req *r, uint64_t fh)
 {
 	struct handle *h = handle_get(fh);
+	int ret;
 
 	if (!h || h->kind != H_DIR) {
 		reply_err(r, -EBADF);
 		return NULL;
+	}
+	if (!h->listed) {
+		ret = h->node->kind == VIEW_REAL ? snap_real(r->w, h) :
+						   snap_virtual(r->w, h);
+		if (ret) {
+			reply_err(r, ret);
+			return NULL;
+		}
+		h->listed = true;
 	}
 	return h;
 }
