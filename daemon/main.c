@@ -67,6 +67,12 @@ static void die_usage(const char *fmt, ...)
 
 enum { OPT_EXPORT = 0x100, OPT_PARAM = 0x200 };
 
+/*
+ * Kept reachable while options are parsed, since usage errors exit from
+ * inside (external linkage: a static only written would be optimized away).
+ */
+struct option *canopyd_options;
+
 static struct option *build_options(void)
 {
 	static const struct option fixed[] = {
@@ -84,6 +90,7 @@ static struct option *build_options(void)
 	o = calloc(nf + np + 1, sizeof(*o));
 	if (!o)
 		die_usage("out of memory");
+	canopyd_options = o;
 	memcpy(o, fixed, sizeof(fixed));
 	for (i = 0; i < np; i++) {
 		o[nf + i].name = conf_params[i].opt;
@@ -117,10 +124,12 @@ static void parse_args(int argc, char **argv, struct conf *c, struct args *a)
 			if (pass == 1) {
 				if (ch == 'h') {
 					usage(stdout);
+					free(opts);
 					exit(0);
 				}
 				if (ch == 'V') {
 					printf("canopyd %s\n", CANOPY_VERSION);
+					free(opts);
 					exit(0);
 				}
 				if (ch == 'f')
@@ -150,6 +159,7 @@ static void parse_args(int argc, char **argv, struct conf *c, struct args *a)
 			die_usage("%s", err);
 	}
 	free(opts);
+	canopyd_options = NULL;
 	if (optind != argc - 1)
 		die_usage("%s; try canopyd --help",
 			  optind >= argc ? "no mount point given" :
