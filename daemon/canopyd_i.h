@@ -167,10 +167,9 @@ int view_statx(const struct view *v, const char *path, struct statx *stx);
 int view_open(const struct view *v, const char *path, int flags);
 ssize_t view_readlink(const struct view *v, const char *path, char *buf,
 		      size_t len);
-ssize_t view_getxattr(const struct view *v, const char *path,
-		      const char *name, void *buf, size_t len);
-ssize_t view_listxattr(const struct view *v, const char *path, char *buf,
-		       size_t len);
+/* lgetxattr of @name, or llistxattr when @name is NULL */
+ssize_t view_xattr(const struct view *v, const char *path, const char *name,
+		   void *buf, size_t len);
 int view_statfs(const struct view *v, const char *path, struct statvfs *sv);
 
 /* ---- identity of a backing file ----------------------------------------- */

@@ -314,10 +314,10 @@ static void reply_xattr(struct req *r, uint32_t size, ssize_t n,
 	}
 }
 
-void op_getxattr(struct req *r)
+/* GETXATTR of @name, or LISTXATTR when @name is NULL. */
+static void xattr_op(struct req *r, const char *name)
 {
 	const struct fuse_getxattr_in *in = r->in;
-	const char *name = (const char *)(in + 1);
 	struct worker *w = r->w;
 	struct node *n = node_get(r->nodeid);
 	size_t size = in->size < w->buf_len ? in->size : w->buf_len;
@@ -327,26 +327,20 @@ void op_getxattr(struct req *r)
 		reply_err(r, -ESTALE);
 		return;
 	}
-	len = view_getxattr(&w->cp->view, n->path, name, size ? w->buf : NULL,
-			    size);
+	len = view_xattr(&w->cp->view, n->path, name, size ? w->buf : NULL,
+			 size);
 	reply_xattr(r, in->size, len, w->buf);
 	node_put(n);
 }
 
-void op_listxattr(struct req *r)
+void op_getxattr(struct req *r)
 {
 	const struct fuse_getxattr_in *in = r->in;
-	struct worker *w = r->w;
-	struct node *n = node_get(r->nodeid);
-	size_t size = in->size < w->buf_len ? in->size : w->buf_len;
-	ssize_t len;
 
-	if (!n) {
-		reply_err(r, -ESTALE);
-		return;
-	}
-	len = view_listxattr(&w->cp->view, n->path, size ? w->buf : NULL,
-			     size);
-	reply_xattr(r, in->size, len, w->buf);
-	node_put(n);
+	xattr_op(r, (const char *)(in + 1));
+}
+
+void op_listxattr(struct req *r)
+{
+	xattr_op(r, NULL);
 }

@@ -212,31 +212,17 @@ ssize_t view_readlink(const struct view *v, const char *path, char *buf,
 	return n;
 }
 
-ssize_t view_getxattr(const struct view *v, const char *path,
-		      const char *name, void *buf, size_t len)
+ssize_t view_xattr(const struct view *v, const char *path, const char *name,
+		   void *buf, size_t len)
 {
 	const char *rel;
 	ssize_t n;
 	int dirfd;
 
 	view_at(v, path, &dirfd, &rel);
-	if (dirfd != AT_FDCWD)
-		return -ENODATA; /* under the mount point: shown bare */
-	n = lgetxattr(path, name, buf, len);
-	return n < 0 ? -errno : n;
-}
-
-ssize_t view_listxattr(const struct view *v, const char *path, char *buf,
-		       size_t len)
-{
-	const char *rel;
-	ssize_t n;
-	int dirfd;
-
-	view_at(v, path, &dirfd, &rel);
-	if (dirfd != AT_FDCWD)
-		return 0;
-	n = llistxattr(path, buf, len);
+	if (dirfd != AT_FDCWD) /* under the mount point: shown bare */
+		return name ? -ENODATA : 0;
+	n = name ? lgetxattr(path, name, buf, len) : llistxattr(path, buf, len);
 	return n < 0 ? -errno : n;
 }
 
