@@ -162,7 +162,9 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(DATADIR)/examples
 	install -m 0755 $(OUT)/canopyd $(OUT)/canopyctl $(DESTDIR)$(BINDIR)/
-	install -m 0644 config/canopyd.service $(DESTDIR)$(UNITDIR)/
+	sed 's|@BINDIR@|$(BINDIR)|g' config/canopyd.service > \
+		$(DESTDIR)$(UNITDIR)/canopyd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/canopyd.service
 	install -m 0644 config/examples/*.json $(DESTDIR)$(DATADIR)/examples/
 
 clean:
