@@ -511,6 +511,5 @@ void ctl_stop(void);
 /* status text (or JSON) into a malloc'd string */
 char *ctl_status(struct canopy *cp, bool json);
 
-extern struct canopy *canopy_global;
 
 #endif /* CANOPY_CANOPYD_I_H */

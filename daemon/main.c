@@ -28,7 +28,6 @@
 
 #define EXIT_USAGE 2
 
-struct canopy *canopy_global;
 static char *cache_tmpfs_dir; /* the cache's own tmpfs, to unmount at exit */
 
 static void usage(FILE *f)
@@ -327,7 +326,6 @@ int main(int argc, char **argv)
 	cp->started_ns = now_ns();
 	pthread_mutex_init(&cp->lock, NULL);
 	pthread_cond_init(&cp->cond, NULL);
-	canopy_global = cp;
 	cp->nworkers = conf.threads ? conf.threads :
 				      (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	if (cp->nworkers < 1)
