@@ -23,12 +23,10 @@ static void op_enosys(struct req *r)
 	reply_err(r, -ENOSYS);
 }
 
-/* INTERRUPT: every canopy request finishes on its own; nothing to cancel. */
-static void op_interrupt(struct req *r)
-{
-	stats_request_done(r->opcode, 0, 0);
-}
-
+/*
+ * Requests the kernel expects no answer to. INTERRUPT among them: every
+ * canopy request finishes on its own, so there is nothing to cancel.
+ */
 static void op_noreply(struct req *r)
 {
 	stats_request_done(r->opcode, 0, 0);
@@ -59,7 +57,7 @@ const struct op_desc ops_table[CANOPY_FUSE_OPCODES] = {
 	[FUSE_GETXATTR] = { op_getxattr, NAME_AFTER(struct fuse_getxattr_in) },
 	[FUSE_LISTXATTR] = { op_listxattr, FIXED(struct fuse_getxattr_in) },
 	[FUSE_ACCESS] = { op_access, FIXED(struct fuse_access_in) },
-	[FUSE_INTERRUPT] = { op_interrupt, FIXED(struct fuse_interrupt_in) },
+	[FUSE_INTERRUPT] = { op_noreply, FIXED(struct fuse_interrupt_in) },
 	[FUSE_NOTIFY_REPLY] = { op_noreply },
 
 	/* a read-only file system: never a fake success */
