@@ -10,7 +10,10 @@
  *
  * Every setter checks the value against the entry's range and flags before it
  * stores it; conf_finish() checks all of them again, in case a caller wrote a
- * field directly, and then settles the exports.
+ * field directly, then the topology topo_load() filled in (roots, auth, the
+ * key file, which node this is) and then settles the exports. Node addresses
+ * are split here (conf_parse_addr()), without jansson, so that the daemon
+ * can parse an address the same way.
  *
  * Functions return 0 or -errno and, where they take an err buffer, leave a
  * message there that names the tunable (as the user spelled it: "--max-pages"
@@ -18,6 +21,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -28,6 +32,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #define KIB (UINT64_C(1) << 10)
 #define MIB (UINT64_C(1) << 20)
@@ -37,6 +42,9 @@
 
 /* Longest cpu number accepted in a cpu list; the daemon checks what exists. */
 #define CPU_MAX 65535
+
+/* PARAM_ENUM choices, in the order of their enum */
+static const char *const data_modes[] = { "rpc", "rma", NULL };
 
 const struct param conf_params[] = {
 	{
@@ -138,6 +146,38 @@ const struct param conf_params[] = {
 		.type = PARAM_UINT, .off = FIELD(uring_depth),
 		.def = "64", .arg = "N", .min = 1, .max = 4096,
 		.help = "io_uring queue depth per worker",
+	},
+	{
+		.key = "transport.provider", .opt = "provider",
+		.type = PARAM_STRING, .off = FIELD(provider),
+		.def = "tcp;ofi_rxm", .arg = "NAME", .flags = PARAM_F_NONEMPTY,
+		.help = "libfabric provider between nodes (\"cxi\", "
+			"\"verbs;ofi_rxm\")",
+	},
+	{
+		.key = "transport.data_mode", .opt = "data-mode",
+		.type = PARAM_ENUM, .off = FIELD(data_mode),
+		.def = "rpc", .arg = "MODE", .choices = data_modes,
+		.help = "rpc (blocks travel in replies) or rma (the child "
+			"reads them with fi_read)",
+	},
+	{
+		.key = "transport.timeout", .opt = "peer-timeout",
+		.type = PARAM_SECONDS, .off = FIELD(peer_timeout),
+		.def = "2", .arg = "SEC", .flags = PARAM_F_POSITIVE,
+		.help = "a peer request not answered by then goes elsewhere",
+	},
+	{
+		.key = "transport.threads", .opt = "peer-threads",
+		.type = PARAM_UINT, .off = FIELD(peer_threads),
+		.def = "4", .arg = "N", .min = 1, .max = 64,
+		.help = "threads serving peer requests",
+	},
+	{
+		.key = "transport.recv_buffers", .opt = "recv-buffers",
+		.type = PARAM_UINT, .off = FIELD(recv_buffers),
+		.def = "16", .arg = "N", .min = 1, .max = 4096,
+		.help = "receive buffers posted for peer messages",
 	},
 	{
 		.key = "control.socket", .opt = "ctl-socket",
@@ -355,6 +395,22 @@ int conf_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+void conf_param_choices(const struct param *p, char *buf, size_t len)
+{
+	size_t used = 0, i, n;
+
+	*buf = '\0';
+	if (p->type != PARAM_ENUM)
+		return;
+	for (n = 0; p->choices[n]; n++)
+		;
+	for (i = 0; i < n && used < len; i++) {
+		used += snprintf(buf + used, len - used, "%s%s",
+				 !i ? "" : i + 1 < n ? ", " : " or ",
+				 p->choices[i]);
+	}
+}
+
 static void format_num(const struct param *p, uint64_t v, char *buf,
 		       size_t len)
 {
@@ -416,8 +472,8 @@ static int set_num(struct conf *c, const struct param *p, const char *name,
 	return 0;
 }
 
-static int check_seconds(const char *name, double v, char *err,
-			 size_t errlen)
+static int check_seconds(const struct param *p, const char *name, double v,
+			 char *err, size_t errlen)
 {
 	if (isnan(v))
 		return fail(err, errlen, -EINVAL,
@@ -426,6 +482,10 @@ static int check_seconds(const char *name, double v, char *err,
 		return fail(err, errlen, -ERANGE,
 			    "%s: %g is negative; use 0 or more seconds", name,
 			    v);
+	if ((p->flags & PARAM_F_POSITIVE) && v == 0)
+		return fail(err, errlen, -ERANGE,
+			    "%s: 0 is out of range; use more than 0 seconds",
+			    name);
 	if (v > CONF_SECONDS_MAX)
 		return fail(err, errlen, -ERANGE,
 			    "%s: %g is out of range (0..%g seconds)", name, v,
@@ -461,6 +521,9 @@ static int check_string(const struct param *p, const char *name,
 
 	if (!v)
 		return fail(err, errlen, -EINVAL, "%s: not set", name);
+	if ((p->flags & PARAM_F_NONEMPTY) && !*v)
+		return fail(err, errlen, -EINVAL, "%s: must not be empty",
+			    name);
 	if ((p->flags & PARAM_F_ABSPATH) && *v && *v != '/')
 		return fail(err, errlen, -EINVAL,
 			    "%s: \"%s\" is not an absolute path", name, v);
@@ -569,7 +632,7 @@ static int set_text(struct conf *c, const struct param *p, const char *name,
 			return fail(err, errlen, ret,
 				    "%s: \"%s\" is not a number of seconds",
 				    name, v);
-		ret = check_seconds(name, secs, err, errlen);
+		ret = check_seconds(p, name, secs, err, errlen);
 		if (ret)
 			return ret;
 		*(double *)field(c, p) = secs;
@@ -596,6 +659,17 @@ static int set_text(struct conf *c, const struct param *p, const char *name,
 		return fail(err, errlen, -EINVAL,
 			    "%s: \"%s\" is not a log level; use "
 			    LOG_LEVEL_NAMES, name, v);
+	case PARAM_ENUM:
+		for (i = 0; p->choices[i]; i++) {
+			if (!strcmp(v, p->choices[i])) {
+				*(int *)field(c, p) = (int)i;
+				return 0;
+			}
+		}
+		conf_param_choices(p, range, sizeof(range));
+		return fail(err, errlen, -EINVAL,
+			    "%s: \"%s\" is not allowed; use %s", name, v,
+			    range);
 	}
 	return fail(err, errlen, -EINVAL, "%s: tunable of unknown type %d",
 		    name, (int)p->type);
@@ -632,7 +706,7 @@ int conf_param_set_seconds(struct conf *c, const struct param *p, double value,
 	if (p->type != PARAM_SECONDS)
 		return fail(err, errlen, -EINVAL, "%s: not a seconds tunable",
 			    p->key);
-	ret = check_seconds(p->key, value, err, errlen);
+	ret = check_seconds(p, p->key, value, err, errlen);
 	if (ret)
 		return ret;
 	*(double *)field(c, p) = value;
@@ -675,6 +749,8 @@ int conf_init(struct conf *c)
 	int ret;
 
 	memset(c, 0, sizeof(*c));
+	c->fanout = CONF_FANOUT_DEFAULT;
+	c->placement = PLACEMENT_FILE;
 	for (p = conf_params; p->key; p++) {
 		ret = conf_param_set_text(c, p, p->def, NULL, 0);
 		if (ret)
@@ -698,6 +774,30 @@ void conf_clear_exports(struct conf *c)
 	c->nexports = 0;
 }
 
+void conf_clear_nodes(struct conf *c)
+{
+	struct conf_node *n;
+	size_t i, j;
+
+	for (i = 0; i < c->nnodes; i++) {
+		n = &c->nodes[i];
+		free(n->name);
+		for (j = 0; j < n->naddrs; j++)
+			free(n->addrs[j]);
+		free(n->addrs);
+		free(n->host);
+		free(n->port);
+		free(n->provider_addr);
+	}
+	free(c->nodes);
+	c->nodes = NULL;
+	c->nnodes = 0;
+	free(c->roots);
+	c->roots = NULL;
+	c->nroots = 0;
+	c->node_index = 0;
+}
+
 void conf_free(struct conf *c)
 {
 	const struct param *p;
@@ -708,6 +808,8 @@ void conf_free(struct conf *c)
 		if (p->type == PARAM_STRING)
 			free(*(char **)field(c, p));
 	conf_clear_exports(c);
+	conf_clear_nodes(c);
+	free(c->auth_key_file);
 	free(c->config_path);
 	memset(c, 0, sizeof(*c));
 }
@@ -855,7 +957,9 @@ static int finish_exports(struct conf *c, char *err, size_t errlen)
 static int check_param(struct conf *c, const struct param *p, char *err,
 		       size_t errlen)
 {
+	char names[80];
 	int level;
+	size_t n;
 
 	switch (p->type) {
 	case PARAM_BOOL:
@@ -867,7 +971,7 @@ static int check_param(struct conf *c, const struct param *p, char *err,
 		return check_num(p, p->key, *(uint64_t *)field(c, p), err,
 				 errlen);
 	case PARAM_SECONDS:
-		return check_seconds(p->key, *(double *)field(c, p), err,
+		return check_seconds(p, p->key, *(double *)field(c, p), err,
 				     errlen);
 	case PARAM_STRING:
 		return check_string(p, p->key, *(char **)field(c, p), err,
@@ -879,9 +983,252 @@ static int check_param(struct conf *c, const struct param *p, char *err,
 				    "%s: %d is not a log level (%d..%d)",
 				    p->key, level, LOG_LVL_ERR, LOG_LVL_DEBUG);
 		return 0;
+	case PARAM_ENUM:
+		level = *(int *)field(c, p);
+		for (n = 0; p->choices[n]; n++)
+			;
+		if (level < 0 || (size_t)level >= n) {
+			conf_param_choices(p, names, sizeof(names));
+			return fail(err, errlen, -EINVAL,
+				    "%s: %d is not a valid value (%s)", p->key,
+				    level, names);
+		}
+		return 0;
 	}
 	return fail(err, errlen, -EINVAL, "%s: tunable of unknown type %d",
 		    p->key, (int)p->type);
+}
+
+/* Characters of a host name; what they spell is for the resolver to judge. */
+#define HOST_CHARS                                                             \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._"
+
+/* "[v6%zone]" without brackets: @len bytes at @h. */
+static bool is_ipv6(const char *h, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *zone = memchr(h, '%', len);
+	size_t alen = zone ? (size_t)(zone - h) : len;
+	struct in6_addr a;
+
+	if (!alen || alen >= sizeof(buf) || (zone && zone + 1 == h + len))
+		return false;
+	memcpy(buf, h, alen);
+	buf[alen] = '\0';
+	return inet_pton(AF_INET6, buf, &a) == 1;
+}
+
+/* A host name, or a dotted IPv4 address when it is all digits and dots. */
+static bool is_host(const char *h, size_t len)
+{
+	char buf[INET_ADDRSTRLEN];
+	struct in_addr a;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!strchr(HOST_CHARS, h[i]))
+			return false;
+	for (i = 0; i < len; i++)
+		if (h[i] != '.' && (h[i] < '0' || h[i] > '9'))
+			return true;
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, h, len);
+	buf[len] = '\0';
+	return inet_pton(AF_INET, buf, &a) == 1;
+}
+
+int conf_parse_addr(const char *addr, char **hostp, char **portp, char *err,
+		    size_t errlen)
+{
+	const char *host, *port, *close, *end;
+	char *h, *pt;
+	size_t hlen;
+	uint64_t n;
+
+	if (!addr)
+		return fail(err, errlen, -EINVAL, "missing address");
+	if (*addr == '[') {
+		host = addr + 1;
+		close = strchr(host, ']');
+		if (!close)
+			return fail(err, errlen, -EINVAL,
+				    "\"%s\": no \"]\" after the IPv6 address",
+				    addr);
+		hlen = close - host;
+		if (!is_ipv6(host, hlen))
+			return fail(err, errlen, -EINVAL,
+				    "\"%s\": \"%.*s\" is not an IPv6 address",
+				    addr, (int)hlen, host);
+		if (close[1] != ':')
+			return fail(err, errlen, -EINVAL,
+				    "\"%s\": missing \":port\" after \"]\"",
+				    addr);
+		port = close + 2;
+	} else {
+		port = strrchr(addr, ':');
+		if (!port)
+			return fail(err, errlen, -EINVAL,
+				    "\"%s\": missing \":port\"; write "
+				    "host:port, such as \"%s:7001\"", addr,
+				    addr);
+		host = addr;
+		hlen = port - addr;
+		port++;
+		if (memchr(host, ':', hlen))
+			return fail(err, errlen, -EINVAL,
+				    "\"%s\": an IPv6 address needs brackets, "
+				    "as in \"[%.*s]:%s\"", addr, (int)hlen,
+				    host, port);
+		if (!hlen)
+			return fail(err, errlen, -EINVAL,
+				    "\"%s\": missing the host before \":\"",
+				    addr);
+		if (!is_host(host, hlen))
+			return fail(err, errlen, -EINVAL,
+				    "\"%s\": \"%.*s\" is not a host name or "
+				    "address", addr, (int)hlen, host);
+	}
+	if (!*port)
+		return fail(err, errlen, -EINVAL,
+			    "\"%s\": missing the port after \":\"", addr);
+	if (strspn(port, "0123456789") != strlen(port))
+		return fail(err, errlen, -EINVAL,
+			    "\"%s\": port \"%s\" is not a number", addr, port);
+	if (parse_u64(port, &end, &n) || n < 1 || n > 65535)
+		return fail(err, errlen, -ERANGE,
+			    "\"%s\": port %s is out of range (1..65535)", addr,
+			    port);
+
+	h = strndup(host, hlen);
+	pt = strdup(port);
+	if (!h || !pt) {
+		free(h);
+		free(pt);
+		return fail(err, errlen, -ENOMEM, "\"%s\": out of memory",
+			    addr);
+	}
+	*hostp = h;
+	*portp = pt;
+	return 0;
+}
+
+int conf_find_node(const struct conf *c, const char *name, size_t *index)
+{
+	size_t i;
+
+	if (!name)
+		return -ENOENT;
+	for (i = 0; i < c->nnodes; i++) {
+		if (c->nodes[i].name && !strcmp(c->nodes[i].name, name)) {
+			*index = i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+void conf_list_nodes(const struct conf *c, char *buf, size_t len)
+{
+	size_t used = 0, i;
+
+	*buf = '\0';
+	for (i = 0; i < c->nnodes && i < CONF_NODES_LISTED && used < len; i++)
+		used += snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+				 c->nodes[i].name ? c->nodes[i].name : "?");
+	if (i < c->nnodes && used < len)
+		snprintf(buf + used, len - used, ", ... (%zu in all)",
+			 c->nnodes);
+}
+
+/* This node's index: c->node, else the host name or its short form. */
+static int finish_node_index(struct conf *c, char *err, size_t errlen)
+{
+	char host[HOST_NAME_MAX + 1], names[CONF_ERR_MAX / 2];
+	size_t dot;
+	int ret;
+
+	if (*c->node) {
+		if (!conf_find_node(c, c->node, &c->node_index))
+			return 0;
+		conf_list_nodes(c, names, sizeof(names));
+		return fail(err, errlen, -ENOENT,
+			    "node \"%s\" is not in the topology's nodes (%s)",
+			    c->node, names);
+	}
+	if (gethostname(host, sizeof(host))) {
+		ret = -errno;
+		return fail(err, errlen, ret,
+			    "node: cannot read the host name (%s); set it "
+			    "with --node", strerror(-ret));
+	}
+	host[sizeof(host) - 1] = '\0';
+	if (!conf_find_node(c, host, &c->node_index))
+		return 0;
+	dot = strcspn(host, ".");
+	if (host[dot]) {
+		host[dot] = '\0';
+		if (!conf_find_node(c, host, &c->node_index))
+			return 0;
+		host[dot] = '.';
+	}
+	conf_list_nodes(c, names, sizeof(names));
+	return fail(err, errlen, -ENOENT,
+		    "node \"%s\" (the host name) is not in the topology's "
+		    "nodes (%s); name this node with --node or \"node\"",
+		    host, names);
+}
+
+/* What topo_load() checked, again, and what only now can be checked. */
+static int finish_topology(struct conf *c, char *err, size_t errlen)
+{
+	struct stat st;
+	size_t i;
+	int ret;
+
+	c->node_index = 0;
+	if (c->fanout < 1 || c->fanout > CONF_FANOUT_MAX)
+		return fail(err, errlen, -ERANGE,
+			    "fanout: %u is out of range (1..%u)", c->fanout,
+			    CONF_FANOUT_MAX);
+	if (c->placement != PLACEMENT_FILE && c->placement != PLACEMENT_BLOCK)
+		return fail(err, errlen, -EINVAL,
+			    "placement: %d is not a valid value (file or "
+			    "block)", (int)c->placement);
+	if (!c->nnodes)
+		return 0;
+
+	if (!c->roots && (c->nroots < 1 || c->nroots > c->nnodes))
+		return fail(err, errlen, -ERANGE,
+			    "roots: %zu is out of range (1..%zu, the number of "
+			    "nodes)", c->nroots, c->nnodes);
+	if (c->roots && (!c->nroots || c->nroots > c->nnodes))
+		return fail(err, errlen, -EINVAL,
+			    "roots: %zu roots for %zu nodes", c->nroots,
+			    c->nnodes);
+	for (i = 0; c->roots && i < c->nroots; i++)
+		if (c->roots[i] >= c->nnodes)
+			return fail(err, errlen, -ERANGE,
+				    "roots[%zu]: node index %" PRIu32 " is out "
+				    "of range (0..%zu)", i, c->roots[i],
+				    c->nnodes - 1);
+
+	if (c->nnodes > 1 && !c->auth_none && !c->auth_key_file)
+		return fail(err, errlen, -EINVAL, "%zu nodes and no auth; "
+			    CONF_AUTH_HINT, c->nnodes);
+	if (c->auth_key_file) {
+		if (stat(c->auth_key_file, &st)) {
+			ret = -errno;
+			return fail(err, errlen, ret,
+				    "auth.key_file \"%s\": %s",
+				    c->auth_key_file, strerror(-ret));
+		}
+		if (!S_ISREG(st.st_mode))
+			return fail(err, errlen, -EINVAL,
+				    "auth.key_file \"%s\": not a regular file",
+				    c->auth_key_file);
+	}
+	return finish_node_index(c, err, errlen);
 }
 
 int conf_finish(struct conf *c, char *err, size_t errlen)
@@ -894,6 +1241,9 @@ int conf_finish(struct conf *c, char *err, size_t errlen)
 		if (ret)
 			return ret;
 	}
+	ret = finish_topology(c, err, errlen);
+	if (ret)
+		return ret;
 	return finish_exports(c, err, errlen);
 }
 

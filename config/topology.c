@@ -4,25 +4,36 @@
  *
  * The file is read whole, parsed by jansson (duplicate keys refused) and then
  * walked top-down. A top-level key is either one with its own handler in
- * topo_keys[] ("exports", and the multi-node keys a later build accepts) or
- * part of the tunables table of conf.c: {"fuse": {"max_pages": 1024}} sets
- * "fuse.max_pages", {"node": "x"} sets "node". A tunable added to
- * conf_params[] is therefore accepted here without a change to this file.
+ * topo_keys[] ("exports" and the topology: "nodes", "roots", "fanout",
+ * "placement", "auth") or part of the tunables table of conf.c: {"fuse":
+ * {"max_pages": 1024}} sets "fuse.max_pages", {"node": "x"} sets "node",
+ * {"transport": {"provider": "cxi"}} sets "transport.provider". A tunable
+ * added to conf_params[] is therefore accepted here without a change to this
+ * file.
+ *
+ * The topology keys are applied after the walk, in the order of topo_keys[],
+ * so that "roots" can name the nodes wherever "nodes" is written. They fill
+ * plain structs in struct conf (struct conf_node, the roots' indices, ...);
+ * conf_finish() checks what depends on the command line or the machine (this
+ * node's name, the key file).
  *
  * Every error names the file and the dotted JSON path. jansson reports a
  * line and column for syntax errors only: it keeps no positions for the
  * values of a parsed document. For the other errors the line is found, best
  * effort, by scanning the file's text for the path's keys in order
- * ("fuse" then "max_pages"), each written "key" followed by a colon; a key
- * written with escapes, or a look-alike inside a string value, can mislead
- * the scan, in which case the line is wrong or left out.
+ * ("fuse" then "max_pages"), each written "key" followed by a colon, and an
+ * index ("nodes[3]") by counting the array's elements; a key written with
+ * escapes, or a look-alike inside a string value, can mislead the scan, in
+ * which case the line is wrong or left out.
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,19 +45,16 @@
 /* Longest dotted path walked; longer keys cannot be tunables. */
 #define TOPO_PATH_MAX 256
 
-struct topo_ctx {
-	struct conf *c;
-	const char *path; /* the file, as given */
-	const char *text; /* its contents, for the line of a key */
-	size_t len;
-	char *err;
-	size_t errlen;
-};
+struct topo_ctx;
 
 typedef int (*topo_load_fn)(struct topo_ctx *t, const char *key, json_t *val);
 
 static int load_exports(struct topo_ctx *t, const char *key, json_t *val);
-static int refuse_multinode(struct topo_ctx *t, const char *key, json_t *val);
+static int load_nodes(struct topo_ctx *t, const char *key, json_t *val);
+static int load_roots(struct topo_ctx *t, const char *key, json_t *val);
+static int load_fanout(struct topo_ctx *t, const char *key, json_t *val);
+static int load_placement(struct topo_ctx *t, const char *key, json_t *val);
+static int load_auth(struct topo_ctx *t, const char *key, json_t *val);
 
 /*
  * Top-level keys with a handler of their own. Any other top-level key must
@@ -55,18 +63,27 @@ static int refuse_multinode(struct topo_ctx *t, const char *key, json_t *val);
 static const struct topo_key {
 	const char *name;
 	topo_load_fn load;
+	bool later; /* after the walk, in this order: "nodes" first */
 } topo_keys[] = {
-	{ "exports", load_exports },
-	/* multi-node topologies, accepted by a later build */
-	{ "nodes", refuse_multinode },
-	{ "roots", refuse_multinode },
-	{ "fanout", refuse_multinode },
-	{ "placement", refuse_multinode },
-	{ "transport", refuse_multinode },
-	{ "auth", refuse_multinode },
+	{ "exports", load_exports, false },
+	{ "nodes", load_nodes, true },
+	{ "roots", load_roots, true },
+	{ "fanout", load_fanout, true },
+	{ "placement", load_placement, true },
+	{ "auth", load_auth, true },
 };
 
 #define NKEYS (sizeof(topo_keys) / sizeof(topo_keys[0]))
+
+struct topo_ctx {
+	struct conf *c;
+	const char *path; /* the file, as given */
+	const char *text; /* its contents, for the line of a key */
+	size_t len;
+	char *err;
+	size_t errlen;
+	json_t *later[NKEYS]; /* borrowed from the document */
+};
 
 static const struct topo_key *topo_key(const char *name)
 {
@@ -105,11 +122,64 @@ static long find_key(const char *text, size_t len, size_t from,
 	return -1;
 }
 
+static const char *skip_blanks(const char *q, const char *end)
+{
+	while (q < end && strchr(" \t\r\n", *q) && *q)
+		q++;
+	return q;
+}
+
+/*
+ * The offset of element @idx of the array that is the value of the key whose
+ * opening quote is at text[pos]; -1 if the text is not shaped so.
+ */
+static long elem_pos(const struct topo_ctx *t, size_t pos, size_t idx)
+{
+	const char *s = t->text, *end = t->text + t->len, *q;
+	size_t depth;
+
+	q = memchr(s + pos + 1, '"', t->len - pos - 1);
+	if (!q)
+		return -1;
+	q = skip_blanks(q + 1, end);
+	if (q >= end || *q != ':')
+		return -1;
+	q = skip_blanks(q + 1, end);
+	if (q >= end || *q != '[')
+		return -1;
+	for (q++;; q++) {
+		q = skip_blanks(q, end);
+		if (q >= end || *q == ']')
+			return -1;
+		if (!idx--)
+			return q - s;
+		/* skip one value, up to the comma after it */
+		for (depth = 0; q < end; q++) {
+			if (*q == '"') {
+				for (q++; q < end && *q != '"'; q++)
+					if (*q == '\\')
+						q++;
+			} else if (*q == '[' || *q == '{') {
+				depth++;
+			} else if (*q == ']' || *q == '}') {
+				if (!depth)
+					return -1;
+				depth--;
+			} else if (*q == ',' && !depth) {
+				break;
+			}
+		}
+		if (q >= end)
+			return -1;
+	}
+}
+
 /*
  * Best effort (see the head of this file): the line where the key at dotted
- * path @where is written (NULL: the root), then the key @name inside it taken
- * whole (dots and all) when given, then the string @value when given; 0 if a
- * key is not found. An index suffix ("exports[2]") is ignored.
+ * path @where is written (NULL: the root), indices included ("nodes[2].addr"
+ * is the "addr" of the third element of "nodes"), then the key @name inside
+ * it taken whole (dots and all) when given, then the string @value when
+ * given; 0 if a key is not found.
  */
 static unsigned key_line(const struct topo_ctx *t, const char *where,
 			 const char *name, const char *value)
@@ -117,6 +187,8 @@ static unsigned key_line(const struct topo_ctx *t, const char *where,
 	const char *comp = where ? where : "", *hit;
 	size_t pos = 0, clen, vlen, i;
 	unsigned line = 1;
+	unsigned long idx;
+	char *end;
 	long at;
 
 	if (!t->text || (!where && !name))
@@ -128,6 +200,16 @@ static unsigned key_line(const struct topo_ctx *t, const char *where,
 			return 0;
 		pos = at;
 		comp += clen;
+		while (*comp == '[') {
+			idx = strtoul(comp + 1, &end, 10);
+			if (*end != ']')
+				return 0;
+			at = elem_pos(t, pos, idx);
+			if (at < 0)
+				return 0;
+			pos = at;
+			comp = end + 1;
+		}
 		if (*comp != '.')
 			break;
 		comp++;
@@ -282,6 +364,17 @@ static int load_param(struct topo_ctx *t, const struct param *p, json_t *v)
 		ret = conf_param_set_text(t->c, p, json_string_value(v), msg,
 					  sizeof(msg));
 		break;
+	case PARAM_ENUM:
+		if (!json_is_string(v)) {
+			char names[80], want[96];
+
+			conf_param_choices(p, names, sizeof(names));
+			snprintf(want, sizeof(want), "a string (%s)", names);
+			return wrong_type(t, p, v, want);
+		}
+		ret = conf_param_set_text(t->c, p, json_string_value(v), msg,
+					  sizeof(msg));
+		break;
 	default:
 		return topo_fail(t, -EINVAL, line_of(t, p->key),
 				 "%s: tunable of unknown type", p->key);
@@ -330,9 +423,8 @@ static void list_members(const char *section, char *list, size_t size)
 	*list = '\0';
 	if (!section)
 		for (i = 0; i < NKEYS; i++)
-			if (topo_keys[i].load != refuse_multinode)
-				list_add(list, size, topo_keys[i].name,
-					 strlen(topo_keys[i].name));
+			list_add(list, size, topo_keys[i].name,
+				 strlen(topo_keys[i].name));
 	for (p = conf_params; p->key; p++) {
 		if (section && (strncmp(p->key, section, plen - 1) ||
 				p->key[plen - 1] != '.'))
@@ -384,6 +476,20 @@ static int unknown_key(const struct topo_ctx *t, const char *section,
 				 name, name + len + 1);
 	}
 
+	/* "timeout_ms": the tunable is in seconds */
+	len = strlen(path);
+	if (len > 3 && !strcmp(path + len - 3, "_ms") &&
+	    len - 3 < TOPO_PATH_MAX) {
+		char stem[TOPO_PATH_MAX];
+
+		snprintf(stem, sizeof(stem), "%.*s", (int)(len - 3), path);
+		p = conf_param_by_key(stem);
+		if (p && p->type == PARAM_SECONDS)
+			return topo_fail(t, -EINVAL, line,
+					 "unknown key \"%s\"; write \"%s\" in "
+					 "seconds (2000 ms is 2)", path, stem);
+	}
+
 	len = strlen(name);
 	limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
 	for (i = 0; i < NKEYS; i++)
@@ -430,7 +536,9 @@ static int load_object(struct topo_ctx *t, const char *prefix, json_t *obj)
 					 path);
 
 		special = prefix ? NULL : topo_key(name);
-		if (special) {
+		if (special && special->later) {
+			t->later[special - topo_keys] = val;
+		} else if (special) {
 			ret = special->load(t, name, val);
 		} else if (!*name || strchr(name, '.')) {
 			ret = unknown_key(t, prefix, name, path);
@@ -485,13 +593,581 @@ static int load_exports(struct topo_ctx *t, const char *key, json_t *val)
 	return 0;
 }
 
-static int refuse_multinode(struct topo_ctx *t, const char *key, json_t *val)
+/*
+ * A string without NULs or control characters (and, when @blanks is false,
+ * without blanks), or NULL.
+ */
+static const char *clean_string(const json_t *v, bool blanks)
 {
-	(void)val;
-	return topo_fail(t, -EOPNOTSUPP, line_of(t, key),
-			 "\"%s\": multi-node topologies are not supported by "
-			 "this build yet; leave \"%s\" out to run this node "
-			 "alone", key, key);
+	const char *s = json_string_value(v);
+	const unsigned char *q;
+
+	if (!s || strlen(s) != json_string_length(v))
+		return NULL;
+	for (q = (const unsigned char *)s; *q; q++)
+		if (*q < ' ' || *q == 0x7f || (!blanks && *q == ' '))
+			return NULL;
+	return s;
+}
+
+/*
+ * @name inside the object at @where ("nodes[2]", "auth") is none of @keys;
+ * @what says what the object is ("a node").
+ */
+static int unknown_member(const struct topo_ctx *t, const char *where,
+			  const char *name, const char *const *keys,
+			  const char *what)
+{
+	size_t len = strlen(name), best = SIZE_MAX, limit, d, i;
+	unsigned line = key_line(t, where, name, NULL);
+	char list[CONF_ERR_MAX / 2];
+	const char *hit = NULL;
+
+	limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+	*list = '\0';
+	for (i = 0; keys[i]; i++) {
+		d = conf_distance(name, keys[i]);
+		if (d < best) {
+			best = d;
+			hit = keys[i];
+		}
+		list_add(list, sizeof(list), keys[i], strlen(keys[i]));
+	}
+	if (hit && best <= limit)
+		return topo_fail(t, -EINVAL, line,
+				 "unknown key \"%s.%s\" (did you mean "
+				 "\"%s.%s\"?)", where, name, where, hit);
+	return topo_fail(t, -EINVAL, line, "unknown key \"%s.%s\"; %s takes %s",
+			 where, name, what, list);
+}
+
+static bool is_member(const char *name, const char *const *keys)
+{
+	size_t i;
+
+	for (i = 0; keys[i]; i++)
+		if (!strcmp(keys[i], name))
+			return true;
+	return false;
+}
+
+/* Parse the address @v at @where and append it to @n. */
+static int add_addr(struct topo_ctx *t, const char *where, json_t *v,
+		    struct conf_node *n)
+{
+	char msg[CONF_ERR_MAX], *host, *port, *copy, **grown;
+	const char *s;
+	int ret;
+
+	if (!json_is_string(v))
+		return topo_fail(t, -EINVAL, line_of(t, where),
+				 "%s: expected a string \"host:port\", got %s",
+				 where, json_kind(v));
+	s = clean_string(v, false);
+	if (!s)
+		return topo_fail(t, -EINVAL, line_of(t, where),
+				 "%s: \"%s\" has a blank or a control "
+				 "character", where, json_string_value(v));
+	ret = conf_parse_addr(s, &host, &port, msg, sizeof(msg));
+	if (ret)
+		return topo_fail(t, ret, line_of(t, where), "%s: %s", where,
+				 msg);
+
+	copy = strdup(s);
+	grown = realloc(n->addrs, (n->naddrs + 1) * sizeof(*grown));
+	if (!copy || !grown) {
+		free(copy);
+		if (grown)
+			n->addrs = grown;
+		free(host);
+		free(port);
+		return topo_fail(t, -ENOMEM, 0, "%s: out of memory", where);
+	}
+	n->addrs = grown;
+	n->addrs[n->naddrs++] = copy;
+	if (n->naddrs == 1) {
+		n->host = host;
+		n->port = port;
+	} else {
+		free(host);
+		free(port);
+	}
+	return 0;
+}
+
+static const char *const node_keys[] = { "name", "addr", "addrs",
+					 "provider_addr", NULL };
+
+#define NODE_SHAPE "{\"name\": ..., \"addr\": \"host:port\"}"
+
+/* One element of "nodes", at index @i, into @n (zeroed). */
+static int load_node(struct topo_ctx *t, size_t i, json_t *el,
+		     struct conf_node *n)
+{
+	char where[48], at[80];
+	json_t *name, *addr, *addrs, *pa, *v;
+	const char *key, *s;
+	size_t j;
+	int ret;
+
+	snprintf(where, sizeof(where), "nodes[%zu]", i);
+	if (!json_is_object(el))
+		return topo_fail(t, -EINVAL, line_of(t, where),
+				 "%s: expected an object " NODE_SHAPE
+				 ", got %s", where, json_kind(el));
+	json_object_foreach(el, key, v) {
+		if (!is_member(key, node_keys))
+			return unknown_member(t, where, key, node_keys,
+					      "a node");
+	}
+
+	name = json_object_get(el, "name");
+	snprintf(at, sizeof(at), "%s.name", where);
+	if (!name)
+		return topo_fail(t, -EINVAL, line_of(t, where),
+				 "%s: missing \"name\"", where);
+	if (!json_is_string(name))
+		return topo_fail(t, -EINVAL, line_of(t, at),
+				 "%s: expected a string, got %s", at,
+				 json_kind(name));
+	s = clean_string(name, false);
+	if (s && !*s)
+		return topo_fail(t, -EINVAL, line_of(t, at),
+				 "%s: empty; give the node a name", at);
+	if (!s)
+		return topo_fail(t, -EINVAL, line_of(t, at),
+				 "%s: \"%s\" has a blank or a control "
+				 "character", at, json_string_value(name));
+	n->name = strdup(s);
+	if (!n->name)
+		return topo_fail(t, -ENOMEM, 0, "%s: out of memory", at);
+
+	addr = json_object_get(el, "addr");
+	addrs = json_object_get(el, "addrs");
+	if (addr && addrs)
+		return topo_fail(t, -EINVAL, line_of(t, where),
+				 "%s: give \"addr\" or \"addrs\", not both",
+				 where);
+	if (addr) {
+		snprintf(at, sizeof(at), "%s.addr", where);
+		ret = add_addr(t, at, addr, n);
+		if (ret)
+			return ret;
+	} else if (!addrs) {
+		return topo_fail(t, -EINVAL, line_of(t, where),
+				 "%s: missing \"addr\" (\"host:port\"), or "
+				 "\"addrs\" for several NICs", where);
+	} else {
+		snprintf(at, sizeof(at), "%s.addrs", where);
+		if (!json_is_array(addrs))
+			return topo_fail(t, -EINVAL, line_of(t, at),
+					 "%s: expected an array of "
+					 "\"host:port\" strings, got %s", at,
+					 json_kind(addrs));
+		if (!json_array_size(addrs))
+			return topo_fail(t, -EINVAL, line_of(t, at),
+					 "%s: the list is empty; give at least "
+					 "one \"host:port\"", at);
+		json_array_foreach(addrs, j, v) {
+			snprintf(at, sizeof(at), "%s.addrs[%zu]", where, j);
+			ret = add_addr(t, at, v, n);
+			if (ret)
+				return ret;
+		}
+	}
+
+	pa = json_object_get(el, "provider_addr");
+	if (!pa)
+		return 0;
+	snprintf(at, sizeof(at), "%s.provider_addr", where);
+	if (!json_is_string(pa))
+		return topo_fail(t, -EINVAL, line_of(t, at),
+				 "%s: expected a string, got %s", at,
+				 json_kind(pa));
+	s = clean_string(pa, true);
+	if (!s || !*s)
+		return topo_fail(t, -EINVAL, line_of(t, at),
+				 "%s: \"%s\" is empty or has a control "
+				 "character; leave it out to use \"addr\"", at,
+				 json_string_value(pa));
+	n->provider_addr = strdup(s);
+	if (!n->provider_addr)
+		return topo_fail(t, -ENOMEM, 0, "%s: out of memory", at);
+	return 0;
+}
+
+/* A name or an address, and where it is: node @i, address @j. */
+struct topo_dup {
+	char *key;
+	size_t i, j;
+};
+
+static int dup_cmp(const void *a, const void *b)
+{
+	const struct topo_dup *x = a, *y = b;
+	int d = strcmp(x->key, y->key);
+
+	if (d)
+		return d;
+	if (x->i != y->i)
+		return x->i < y->i ? -1 : 1;
+	return x->j < y->j ? -1 : x->j > y->j;
+}
+
+/*
+ * Sort @e and find the repeat that comes first in the file; *first is the
+ * entry it repeats. NULL if every key is unique. Sorting keeps thousands of
+ * nodes cheap.
+ */
+static const struct topo_dup *find_dup(struct topo_dup *e, size_t n,
+				       const struct topo_dup **first)
+{
+	const struct topo_dup *best = NULL;
+	size_t g = 0, k;
+
+	qsort(e, n, sizeof(*e), dup_cmp);
+	for (k = 1; k <= n; k++) {
+		if (k < n && !strcmp(e[k].key, e[g].key))
+			continue;
+		if (k - g > 1 &&
+		    (!best || e[g + 1].i < best->i ||
+		     (e[g + 1].i == best->i && e[g + 1].j < best->j))) {
+			best = &e[g + 1];
+			*first = &e[g];
+		}
+		g = k;
+	}
+	return best;
+}
+
+/* "nodes[2].addr" or "nodes[2].addrs[1]", as the file wrote it. */
+static void addr_path(json_t *nodes, size_t i, size_t j, char *buf,
+		      size_t len)
+{
+	if (json_object_get(json_array_get(nodes, i), "addr"))
+		snprintf(buf, len, "nodes[%zu].addr", i);
+	else
+		snprintf(buf, len, "nodes[%zu].addrs[%zu]", i, j);
+}
+
+static int check_duplicates(struct topo_ctx *t, json_t *nodes)
+{
+	const struct topo_dup *dup, *first;
+	const struct conf *c = t->c;
+	struct topo_dup *e;
+	char at[80], other[80];
+	size_t n = 0, i, j, k;
+	char *key;
+	int ret = 0;
+
+	for (i = 0; i < c->nnodes; i++)
+		n += c->nodes[i].naddrs;
+	e = calloc(n > c->nnodes ? n : c->nnodes, sizeof(*e));
+	if (!e)
+		return topo_fail(t, -ENOMEM, 0, "nodes: out of memory");
+
+	for (i = 0; i < c->nnodes; i++)
+		e[i] = (struct topo_dup){ .key = c->nodes[i].name, .i = i };
+	dup = find_dup(e, c->nnodes, &first);
+	if (dup) {
+		snprintf(at, sizeof(at), "nodes[%zu].name", dup->i);
+		ret = topo_fail(t, -EINVAL, line_of(t, at),
+				"%s: duplicate node name \"%s\" (also "
+				"nodes[%zu])", at, dup->key, first->i);
+		goto out_free;
+	}
+
+	/* host names compare without case, ports as numbers */
+	for (i = 0, k = 0; i < c->nnodes; i++) {
+		for (j = 0; j < c->nodes[i].naddrs; j++, k++) {
+			char *host, *port;
+
+			/* checked by add_addr(): only memory can fail */
+			key = NULL;
+			if (!conf_parse_addr(c->nodes[i].addrs[j], &host,
+					     &port, NULL, 0)) {
+				for (key = host; *key; key++)
+					*key = (char)tolower(
+						(unsigned char)*key);
+				if (asprintf(&key, "%s %lu", host,
+					     strtoul(port, NULL, 10)) < 0)
+					key = NULL;
+				free(host);
+				free(port);
+			}
+			if (!key) {
+				ret = topo_fail(t, -ENOMEM, 0,
+						"nodes: out of memory");
+				n = k;
+				goto out_free_keys;
+			}
+			e[k] = (struct topo_dup){ .key = key, .i = i, .j = j };
+		}
+	}
+	n = k;
+	dup = find_dup(e, n, &first);
+	if (dup) {
+		addr_path(nodes, dup->i, dup->j, at, sizeof(at));
+		addr_path(nodes, first->i, first->j, other, sizeof(other));
+		ret = topo_fail(t, -EINVAL, line_of(t, at),
+				"%s: duplicate address \"%s\" (also %s)", at,
+				c->nodes[dup->i].addrs[dup->j], other);
+	}
+out_free_keys:
+	for (k = 0; k < n; k++)
+		free(e[k].key);
+out_free:
+	free(e);
+	return ret;
+}
+
+/* "nodes": a non-empty array of nodes; replaces the nodes and the roots. */
+static int load_nodes(struct topo_ctx *t, const char *key, json_t *val)
+{
+	struct conf *c = t->c;
+	json_t *el;
+	size_t i;
+	int ret;
+
+	if (!json_is_array(val))
+		return topo_fail(t, -EINVAL, line_of(t, key),
+				 "%s: expected an array of " NODE_SHAPE
+				 ", got %s", key, json_kind(val));
+	if (!json_array_size(val))
+		return topo_fail(t, -EINVAL, line_of(t, key),
+				 "%s: the list is empty; list the nodes, or "
+				 "leave \"%s\" out to run this node alone", key,
+				 key);
+
+	conf_clear_nodes(c);
+	c->nodes = calloc(json_array_size(val), sizeof(*c->nodes));
+	if (!c->nodes)
+		return topo_fail(t, -ENOMEM, 0, "%s: out of memory", key);
+	/* zeroed entries are safe for conf_free() if one fails */
+	c->nnodes = json_array_size(val);
+	json_array_foreach(val, i, el) {
+		ret = load_node(t, i, el, &c->nodes[i]);
+		if (ret)
+			return ret;
+	}
+	ret = check_duplicates(t, val);
+	if (ret)
+		return ret;
+	c->nroots = 1;
+	return 0;
+}
+
+/* @key is given without "nodes". */
+static int needs_nodes(const struct topo_ctx *t, const char *key)
+{
+	return topo_fail(t, -EINVAL, line_of(t, key),
+			 "%s: means nothing without \"nodes\"; list the nodes, "
+			 "or leave \"%s\" out to run this node alone", key,
+			 key);
+}
+
+/*
+ * "roots": the node names of the roots, or their count R (1..N), which the
+ * tree module spreads over the node list.
+ */
+static int load_roots(struct topo_ctx *t, const char *key, json_t *val)
+{
+	char at[48], names[CONF_ERR_MAX / 2];
+	struct conf *c = t->c;
+	uint32_t *roots;
+	size_t i, idx, *seen;
+	json_int_t r;
+	json_t *el;
+	int ret;
+
+	if (!c->nnodes)
+		return needs_nodes(t, key);
+	if (json_is_integer(val)) {
+		r = json_integer_value(val);
+		if (r < 1 || (uint64_t)r > c->nnodes)
+			return topo_fail(t, -ERANGE, line_of(t, key),
+					 "%s: %" JSON_INTEGER_FORMAT " is out "
+					 "of range (1..%zu, the number of "
+					 "nodes)", key, r, c->nnodes);
+		free(c->roots);
+		c->roots = NULL;
+		c->nroots = (size_t)r;
+		return 0;
+	}
+	if (!json_is_array(val))
+		return topo_fail(t, -EINVAL, line_of(t, key),
+				 "%s: expected a list of node names or a "
+				 "count, got %s", key, json_kind(val));
+	if (!json_array_size(val))
+		return topo_fail(t, -EINVAL, line_of(t, key),
+				 "%s: the list is empty; name at least one "
+				 "node, or give a count", key);
+
+	roots = calloc(json_array_size(val), sizeof(*roots));
+	seen = calloc(c->nnodes, sizeof(*seen)); /* root position + 1 */
+	if (!roots || !seen) {
+		ret = topo_fail(t, -ENOMEM, 0, "%s: out of memory", key);
+		goto err_free;
+	}
+	json_array_foreach(val, i, el) {
+		snprintf(at, sizeof(at), "%s[%zu]", key, i);
+		if (!json_is_string(el)) {
+			ret = topo_fail(t, -EINVAL, line_of(t, at),
+					"%s: expected a node name, got %s", at,
+					json_kind(el));
+			goto err_free;
+		}
+		if (conf_find_node(c, json_string_value(el), &idx)) {
+			conf_list_nodes(c, names, sizeof(names));
+			ret = topo_fail(t, -EINVAL, line_of(t, at),
+					"%s: unknown node \"%s\"; the nodes "
+					"are %s", at, json_string_value(el),
+					names);
+			goto err_free;
+		}
+		if (seen[idx]) {
+			ret = topo_fail(t, -EINVAL, line_of(t, at),
+					"%s: duplicate root \"%s\" (also "
+					"%s[%zu])", at, json_string_value(el),
+					key, seen[idx] - 1);
+			goto err_free;
+		}
+		seen[idx] = i + 1;
+		roots[i] = (uint32_t)idx;
+	}
+	free(seen);
+	free(c->roots);
+	c->roots = roots;
+	c->nroots = json_array_size(val);
+	return 0;
+
+err_free:
+	free(seen);
+	free(roots);
+	return ret;
+}
+
+/* "fanout": children per node in each tree, 1..CONF_FANOUT_MAX. */
+static int load_fanout(struct topo_ctx *t, const char *key, json_t *val)
+{
+	json_int_t k;
+
+	if (!t->c->nnodes)
+		return needs_nodes(t, key);
+	if (!json_is_integer(val))
+		return topo_fail(t, -EINVAL, line_of(t, key),
+				 "%s: expected an integer, got %s", key,
+				 json_kind(val));
+	k = json_integer_value(val);
+	if (k < 1 || k > CONF_FANOUT_MAX)
+		return topo_fail(t, -ERANGE, line_of(t, key),
+				 "%s: %" JSON_INTEGER_FORMAT " is out of range "
+				 "(1..%d)", key, k, CONF_FANOUT_MAX);
+	t->c->fanout = (unsigned)k;
+	return 0;
+}
+
+/* "placement": "file" or "block", in the order of enum conf_placement. */
+static int load_placement(struct topo_ctx *t, const char *key, json_t *val)
+{
+	static const char *const names[] = { "file", "block" };
+	const char *s;
+	size_t i;
+
+	if (!t->c->nnodes)
+		return needs_nodes(t, key);
+	if (!json_is_string(val))
+		return topo_fail(t, -EINVAL, line_of(t, key),
+				 "%s: expected a string (file or block), got "
+				 "%s", key, json_kind(val));
+	s = json_string_value(val);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(s, names[i])) {
+			t->c->placement = (enum conf_placement)i;
+			return 0;
+		}
+	}
+	return topo_fail(t, -EINVAL, line_of(t, key),
+			 "%s: \"%s\" is not allowed; use file or block", key,
+			 s);
+}
+
+static const char *const auth_keys[] = { "key_file", NULL };
+
+#define AUTH_SHAPE "\"none\" or {\"key_file\": \"/path\"}"
+
+/* "auth": "none", or {"key_file": "/abs/path"} (checked by conf_finish). */
+static int load_auth(struct topo_ctx *t, const char *key, json_t *val)
+{
+	struct conf *c = t->c;
+	const char *name, *s;
+	char at[32], *copy;
+	json_t *v, *kf;
+
+	if (!c->nnodes)
+		return needs_nodes(t, key);
+	if (json_is_string(val)) {
+		if (strcmp(json_string_value(val), "none"))
+			return topo_fail(t, -EINVAL, line_of(t, key),
+					 "%s: \"%s\" is not allowed; use "
+					 AUTH_SHAPE, key,
+					 json_string_value(val));
+		free(c->auth_key_file);
+		c->auth_key_file = NULL;
+		c->auth_none = true;
+		return 0;
+	}
+	if (!json_is_object(val))
+		return topo_fail(t, -EINVAL, line_of(t, key),
+				 "%s: expected " AUTH_SHAPE ", got %s", key,
+				 json_kind(val));
+	json_object_foreach(val, name, v) {
+		if (!is_member(name, auth_keys))
+			return unknown_member(t, key, name, auth_keys,
+					      "\"auth\"");
+	}
+	kf = json_object_get(val, "key_file");
+	snprintf(at, sizeof(at), "%s.key_file", key);
+	if (!kf)
+		return topo_fail(t, -EINVAL, line_of(t, key),
+				 "%s: missing \"key_file\"; use " AUTH_SHAPE,
+				 key);
+	if (!json_is_string(kf))
+		return topo_fail(t, -EINVAL, line_of(t, at),
+				 "%s: expected a string, got %s", at,
+				 json_kind(kf));
+	s = clean_string(kf, true);
+	if (!s || *s != '/')
+		return topo_fail(t, -EINVAL, line_of(t, at),
+				 "%s: \"%s\" is not an absolute path", at,
+				 json_string_value(kf));
+	copy = strdup(s);
+	if (!copy)
+		return topo_fail(t, -ENOMEM, 0, "%s: out of memory", at);
+	free(c->auth_key_file);
+	c->auth_key_file = copy;
+	c->auth_none = false;
+	return 0;
+}
+
+/* The topology keys, "nodes" first, and what they require together. */
+static int load_later(struct topo_ctx *t)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (!t->later[i])
+			continue;
+		ret = topo_keys[i].load(t, topo_keys[i].name, t->later[i]);
+		if (ret)
+			return ret;
+	}
+	if (t->c->nnodes > 1 && !t->c->auth_none && !t->c->auth_key_file)
+		return topo_fail(t, -EINVAL, line_of(t, "nodes"),
+				 "nodes: %zu nodes and no \"auth\"; "
+				 CONF_AUTH_HINT, t->c->nnodes);
+	return 0;
 }
 
 /* On success *out (NUL-terminated, *lenp bytes) belongs to the caller. */
@@ -597,6 +1273,9 @@ int topo_load(struct conf *c, const char *path, char *err, size_t errlen)
 	t.text = text;
 	t.len = len;
 	ret = load_object(&t, NULL, root);
+	if (ret)
+		goto out_put_root;
+	ret = load_later(&t);
 	if (ret)
 		goto out_put_root;
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -116,6 +117,20 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_eq(c.log_level, LOG_LVL_INFO);
 	cr_assert_str_eq(c.node, "");
 	cr_assert_eq(c.config_path, NULL);
+	cr_assert_null(c.nodes);
+	cr_assert_eq(c.nnodes, 0);
+	cr_assert_null(c.roots);
+	cr_assert_eq(c.nroots, 0);
+	cr_assert_eq(c.fanout, 4);
+	cr_assert_eq(c.placement, PLACEMENT_FILE);
+	cr_assert_str_eq(c.provider, "tcp;ofi_rxm");
+	cr_assert_eq(c.data_mode, DATA_MODE_RPC);
+	cr_assert_eq(c.peer_timeout, 2.0);
+	cr_assert_eq(c.peer_threads, 4);
+	cr_assert_eq(c.recv_buffers, 16);
+	cr_assert_eq(c.auth_none, false);
+	cr_assert_null(c.auth_key_file);
+	cr_assert_eq(c.node_index, 0);
 }
 
 Test(conf, table_has_one_entry_per_field_with_unique_names)
@@ -137,6 +152,11 @@ Test(conf, table_has_one_entry_per_field_with_unique_names)
 		offsetof(struct conf, splice),
 		offsetof(struct conf, readahead_kb),
 		offsetof(struct conf, uring_depth),
+		offsetof(struct conf, provider),
+		offsetof(struct conf, data_mode),
+		offsetof(struct conf, peer_timeout),
+		offsetof(struct conf, peer_threads),
+		offsetof(struct conf, recv_buffers),
 		offsetof(struct conf, ctl_socket),
 		offsetof(struct conf, log_level),
 		offsetof(struct conf, node),
@@ -553,6 +573,16 @@ Test(conf, help_prints_every_tunable_on_one_aligned_line)
 	cr_assert(strstr(buf, "fuse.max_pages = 4096 "), "%s", buf);
 	cr_assert(strstr(buf, "/proc/sys/fs/fuse/max_pages_limit"));
 	cr_assert(strstr(buf, "cache.dir = \"\" "), "%s", buf);
+	cr_assert(strstr(buf, "  --provider NAME "), "%s", buf);
+	cr_assert(strstr(buf, "transport.provider = tcp;ofi_rxm "), "%s", buf);
+	cr_assert(strstr(buf, "  --data-mode MODE "), "%s", buf);
+	cr_assert(strstr(buf, "transport.data_mode = rpc "), "%s", buf);
+	cr_assert(strstr(buf, "  --peer-timeout SEC "), "%s", buf);
+	cr_assert(strstr(buf, "transport.timeout = 2 "), "%s", buf);
+	cr_assert(strstr(buf, "  --peer-threads N "), "%s", buf);
+	cr_assert(strstr(buf, "transport.threads = 4 "), "%s", buf);
+	cr_assert(strstr(buf, "  --recv-buffers N "), "%s", buf);
+	cr_assert(strstr(buf, "transport.recv_buffers = 16 "), "%s", buf);
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save), n++) {
 		char *eq = strstr(line, " = ");
@@ -689,6 +719,27 @@ Test(conf, finish_rechecks_fields_written_directly)
 	c.log_level = 9;
 	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -EINVAL);
 	cr_assert_str_eq(err, "log.level: 9 is not a log level (3..7)");
+	c.log_level = LOG_LVL_INFO;
+	c.data_mode = 2;
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err,
+			 "transport.data_mode: 2 is not a valid value (rpc or "
+			 "rma)");
+	c.data_mode = DATA_MODE_RMA;
+	c.peer_timeout = 0;
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -ERANGE);
+	cr_assert_str_eq(err,
+			 "transport.timeout: 0 is out of range; use more than "
+			 "0 seconds");
+	c.peer_timeout = 1;
+	c.fanout = 0;
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -ERANGE);
+	cr_assert_str_eq(err, "fanout: 0 is out of range (1..65535)");
+	c.fanout = 2;
+	c.placement = 5;
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err,
+			 "placement: 5 is not a valid value (file or block)");
 }
 
 Test(conf, clear_exports_drops_the_list)
@@ -732,4 +783,296 @@ Test(conf, truncates_long_messages_within_the_buffer)
 		     -ERANGE);
 	cr_assert_eq(strlen(small), sizeof(small) - 1);
 	cr_assert_str_eq(small, "--max-pages: 0 ");
+}
+
+Test(conf, data_mode_is_rpc_or_rma)
+{
+	set_ok("--data-mode", "rma");
+	cr_assert_eq(c.data_mode, DATA_MODE_RMA);
+	set_ok("transport.data_mode", "rpc");
+	cr_assert_eq(c.data_mode, DATA_MODE_RPC);
+	set_fails("data-mode", "RMA", -EINVAL,
+		  "--data-mode: \"RMA\" is not allowed; use rpc or rma");
+	set_fails("transport.data_mode", "", -EINVAL,
+		  "transport.data_mode: \"\" is not allowed; use rpc or rma");
+	cr_assert_eq(c.data_mode, DATA_MODE_RPC);
+}
+
+Test(conf, param_choices_lists_an_enumeration)
+{
+	char buf[64];
+
+	conf_param_choices(conf_param_by_key("transport.data_mode"), buf,
+			   sizeof(buf));
+	cr_assert_str_eq(buf, "rpc or rma");
+	conf_param_choices(conf_param_by_key("fuse.threads"), buf,
+			   sizeof(buf));
+	cr_assert_str_eq(buf, "");
+}
+
+Test(conf, transport_tunables_have_options_and_ranges)
+{
+	set_ok("--provider", "verbs;ofi_rxm");
+	cr_assert_str_eq(c.provider, "verbs;ofi_rxm");
+	set_fails("provider", "", -EINVAL, "--provider: must not be empty");
+	cr_assert_str_eq(c.provider, "verbs;ofi_rxm");
+	set_ok("peer-timeout", "0.25");
+	cr_assert_eq(c.peer_timeout, 0.25);
+	set_fails("peer-timeout", "0", -ERANGE,
+		  "--peer-timeout: 0 is out of range; use more than 0 seconds");
+	set_fails("peer-threads", "0", -ERANGE,
+		  "--peer-threads: 0 is out of range (1..64)");
+	set_fails("transport.threads", "65", -ERANGE,
+		  "transport.threads: 65 is out of range (1..64)");
+	set_ok("peer-threads", "64");
+	cr_assert_eq(c.peer_threads, 64);
+	set_fails("recv-buffers", "0", -ERANGE,
+		  "--recv-buffers: 0 is out of range (1..4096)");
+	set_ok("recv-buffers", "4096");
+	cr_assert_eq(c.recv_buffers, 4096);
+}
+
+Test(conf, parse_addr_splits_host_and_port)
+{
+	static const struct {
+		const char *in, *host, *port;
+	} good[] = {
+		{ "n1:7001", "n1", "7001" },
+		{ "node-1.hsn.example:1", "node-1.hsn.example", "1" },
+		{ "10.1.2.3:65535", "10.1.2.3", "65535" },
+		{ "[::1]:7001", "::1", "7001" },
+		{ "[fe80::1%hsn0]:80", "fe80::1%hsn0", "80" },
+		{ "x_y:007", "x_y", "007" },
+	};
+	static const char *const bad[] = {
+		"", "n1", "n1:", ":1", "n1:0", "n1:65536", "n1:1a", "n1:+1",
+		"::1:1", "[::1]", "[::1]1", "[]:1", "[::1%]:1", "[1.2.3.4]:1",
+		"1.2.3:1", "256.0.0.1:1", "a b:1", "a@b:1",
+		"n1:99999999999999999999",
+	};
+	char *host = NULL, *port = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		cr_assert_eq(conf_parse_addr(good[i].in, &host, &port, err,
+					     sizeof(err)), 0, "%s: %s",
+			     good[i].in, err);
+		cr_assert_str_eq(host, good[i].host);
+		cr_assert_str_eq(port, good[i].port);
+		free(host);
+		free(port);
+	}
+	host = port = NULL;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret = conf_parse_addr(bad[i], &host, &port, err,
+					  sizeof(err));
+
+		cr_assert(ret == -EINVAL || ret == -ERANGE, "\"%s\": %d",
+			  bad[i], ret);
+		cr_assert(strstr(err, bad[i]), "%s does not name %s", err,
+			  bad[i]);
+		cr_assert_null(host, "%s", bad[i]);
+		cr_assert_null(port, "%s", bad[i]);
+	}
+}
+
+/* @n nodes "n1".."nN" at 127.0.0.1:7001.., as topo_load() would set. */
+static void add_nodes(size_t n)
+{
+	size_t i;
+
+	c.nodes = calloc(n, sizeof(*c.nodes));
+	cr_assert_not_null(c.nodes);
+	c.nnodes = n;
+	c.nroots = 1;
+	for (i = 0; i < n; i++) {
+		struct conf_node *nd = &c.nodes[i];
+
+		cr_assert_geq(asprintf(&nd->name, "n%zu", i + 1), 0);
+		nd->addrs = calloc(1, sizeof(*nd->addrs));
+		cr_assert_not_null(nd->addrs);
+		cr_assert_geq(asprintf(&nd->addrs[0], "127.0.0.1:%zu",
+				       7001 + i), 0);
+		nd->naddrs = 1;
+		cr_assert_eq(conf_parse_addr(nd->addrs[0], &nd->host,
+					     &nd->port, err, sizeof(err)), 0);
+	}
+}
+
+Test(conf, finish_finds_this_node_by_its_name)
+{
+	add_nodes(3);
+	c.auth_none = true;
+	set_ok("node", "n3");
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.node_index, 2);
+	set_ok("node", "n1");
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.node_index, 0);
+}
+
+Test(conf, finish_refuses_a_node_not_in_the_list)
+{
+	add_nodes(3);
+	c.auth_none = true;
+	set_ok("node", "n4");
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -ENOENT);
+	cr_assert_str_eq(err,
+			 "node \"n4\" is not in the topology's nodes (n1, n2, "
+			 "n3)");
+}
+
+Test(conf, finish_lists_at_most_eight_names)
+{
+	add_nodes(20);
+	c.auth_none = true;
+	set_ok("node", "x");
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -ENOENT);
+	cr_assert_str_eq(err,
+			 "node \"x\" is not in the topology's nodes (n1, n2, "
+			 "n3, n4, n5, n6, n7, n8, ... (20 in all))");
+}
+
+Test(conf, finish_takes_the_host_name_when_node_is_empty)
+{
+	char host[256];
+
+	cr_assert_eq(gethostname(host, sizeof(host)), 0);
+	add_nodes(3);
+	c.auth_none = true;
+	free(c.nodes[1].name);
+	c.nodes[1].name = strdup(host);
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.node_index, 1);
+
+	free(c.nodes[1].name);
+	c.nodes[1].name = strdup("elsewhere");
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -ENOENT);
+	cr_assert(strstr(err, "(the host name) is not in the topology's nodes "
+			      "(n1, elsewhere, n3); name this node with "
+			      "--node or \"node\""), "%s", err);
+	cr_assert(strstr(err, host), "%s", err);
+}
+
+Test(conf, finish_tries_the_short_host_name)
+{
+	const char fqdn[] = "n2.cluster.example";
+
+	/* a private UTS namespace, so the machine keeps its name */
+	if (unshare(CLONE_NEWUTS) || sethostname(fqdn, strlen(fqdn)))
+		cr_skip_test("cannot set a host name here: %s",
+			     strerror(errno));
+	add_nodes(3);
+	c.auth_none = true;
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.node_index, 1);
+	/* the full name wins when both are listed */
+	free(c.nodes[2].name);
+	c.nodes[2].name = strdup(fqdn);
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.node_index, 2);
+}
+
+Test(conf, single_node_is_index_zero_without_a_host_name_check)
+{
+	set_ok("node", "not-a-listed-node");
+	c.node_index = 9;
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.node_index, 0);
+}
+
+Test(conf, finish_refuses_several_nodes_without_auth)
+{
+	add_nodes(2);
+	set_ok("node", "n1");
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err,
+			 "2 nodes and no auth; add \"auth\": {\"key_file\": "
+			 "\"/path/to/key\"}, or \"auth\": \"none\" on a "
+			 "trusted network");
+}
+
+Test(conf, finish_checks_that_the_key_file_exists)
+{
+	char key[128];
+	FILE *f;
+
+	add_nodes(2);
+	set_ok("node", "n2");
+	c.auth_key_file = strdup("/nonexistent/canopy/job.key");
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -ENOENT);
+	cr_assert_str_eq(err,
+			 "auth.key_file \"/nonexistent/canopy/job.key\": "
+			 "No such file or directory");
+
+	free(c.auth_key_file);
+	c.auth_key_file = strdup(make_tree());
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -EINVAL);
+	snprintf(key, sizeof(key), "auth.key_file \"%s\": not a regular file",
+		 tmpdir);
+	cr_assert_str_eq(err, key);
+
+	snprintf(key, sizeof(key), "%s/job.key", tmpdir);
+	f = fopen(key, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	free(c.auth_key_file);
+	c.auth_key_file = strdup(key);
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.node_index, 1);
+}
+
+Test(conf, finish_rechecks_the_roots)
+{
+	add_nodes(3);
+	c.auth_none = true;
+	set_ok("node", "n1");
+	c.nroots = 4;
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -ERANGE);
+	cr_assert_str_eq(err,
+			 "roots: 4 is out of range (1..3, the number of "
+			 "nodes)");
+	c.roots = calloc(2, sizeof(*c.roots));
+	cr_assert_not_null(c.roots);
+	c.nroots = 2;
+	c.roots[1] = 3;
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -ERANGE);
+	cr_assert_str_eq(err, "roots[1]: node index 3 is out of range (0..2)");
+	c.roots[1] = 2;
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(conf, find_node_and_list_nodes)
+{
+	char buf[64];
+	size_t idx = 99;
+
+	add_nodes(12);
+	cr_assert_eq(conf_find_node(&c, "n12", &idx), 0);
+	cr_assert_eq(idx, 11);
+	cr_assert_eq(conf_find_node(&c, "n13", &idx), -ENOENT);
+	cr_assert_eq(conf_find_node(&c, NULL, &idx), -ENOENT);
+	cr_assert_eq(idx, 11);
+	conf_list_nodes(&c, buf, sizeof(buf));
+	cr_assert_str_eq(buf,
+			 "n1, n2, n3, n4, n5, n6, n7, n8, ... (12 in all)");
+	conf_list_nodes(&c, buf, 8);
+	cr_assert_str_eq(buf, "n1, n2,");
+}
+
+Test(conf, clear_nodes_returns_to_a_single_node)
+{
+	add_nodes(3);
+	c.roots = calloc(1, sizeof(*c.roots));
+	conf_clear_nodes(&c);
+	cr_assert_null(c.nodes);
+	cr_assert_eq(c.nnodes, 0);
+	cr_assert_null(c.roots);
+	cr_assert_eq(c.nroots, 0);
+	add_nodes(2);
+	c.auth_key_file = strdup("/k");
+	conf_free(&c);
+	cr_assert_null(c.nodes);
+	cr_assert_null(c.auth_key_file);
+	cr_assert_eq(conf_init(&c), 0);
 }

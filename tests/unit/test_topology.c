@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct conf c;
 static char err[CONF_ERR_MAX];
 static char path[64];
 static char dir[64];
+static char keyfile[64];
 
 static void setup(void)
 {
@@ -23,6 +25,7 @@ static void setup(void)
 	err[0] = '\0';
 	path[0] = '\0';
 	dir[0] = '\0';
+	keyfile[0] = '\0';
 }
 
 static void teardown(void)
@@ -32,6 +35,8 @@ static void teardown(void)
 		unlink(path);
 	if (dir[0])
 		rmdir(dir);
+	if (keyfile[0])
+		unlink(keyfile);
 }
 
 TestSuite(topology, .init = setup, .fini = teardown);
@@ -72,15 +77,16 @@ static void load_fails(const char *json, int want, const char *msg)
 	cr_assert_str_eq(err, full);
 }
 
-/* config/examples/single-node.json from the source tree. */
-static void example_path(char *buf, size_t len)
+/* config/examples/@name from the source tree. */
+static void example_path(const char *name, char *buf, size_t len)
 {
-	const char *rel = "config/examples/single-node.json";
+	char rel[128];
 	const char *src = getenv("CANOPY_SRCDIR");
 	const char *here = __FILE__, *cut;
 	char exe[PATH_MAX];
 	ssize_t n;
 
+	snprintf(rel, sizeof(rel), "config/examples/%s", name);
 	if (src) {
 		snprintf(buf, len, "%s/%s", src, rel);
 		return;
@@ -106,9 +112,12 @@ Test(topology, loads_the_single_node_example_as_the_defaults)
 	struct conf def;
 	char ex[PATH_MAX];
 
-	example_path(ex, sizeof(ex));
+	example_path("single-node.json", ex, sizeof(ex));
 	cr_assert_eq(topo_load(&c, ex, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(c.config_path, ex);
+	cr_assert_eq(c.nnodes, 0);
+	cr_assert_null(c.nodes);
+	cr_assert_eq(c.nroots, 0);
 	cr_assert_eq(c.nexports, 1);
 	cr_assert_str_eq(c.exports[0], "/");
 	cr_assert_str_eq(c.cache_dir, "/dev/shm/canopy/default");
@@ -139,6 +148,7 @@ Test(topology, loads_the_single_node_example_as_the_defaults)
 	}
 	conf_free(&def);
 	cr_assert_eq(conf_finish(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.node_index, 0);
 }
 
 Test(topology, sets_tunables_from_every_section)
@@ -347,7 +357,8 @@ Test(topology, lists_the_valid_keys_when_no_name_is_close)
 {
 	load_fails("{\"frobnicate\": 1}", -EINVAL,
 		   ":1: unknown key \"frobnicate\"; the top level takes "
-		   "exports, cache, fuse, io, control, log, node");
+		   "exports, nodes, roots, fanout, placement, auth, cache, "
+		   "fuse, io, transport, control, log, node");
 	load_fails("{\"io\": {\"depth_of_ring\": 1}}", -EINVAL,
 		   ":1: unknown key \"io.depth_of_ring\"; \"io\" takes "
 		   "uring_depth");
@@ -504,24 +515,6 @@ Test(topology, a_missing_export_is_caught_by_finish)
 			 "No such file or directory");
 }
 
-Test(topology, refuses_multi_node_keys_as_not_supported_yet)
-{
-	static const char *const keys[] = { "nodes", "roots", "fanout",
-					    "placement", "transport", "auth" };
-	char json[128], msg[CONF_ERR_MAX];
-	size_t i;
-
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		snprintf(json, sizeof(json), "{\n\"node\": \"a\",\n\"%s\": 1}",
-			 keys[i]);
-		snprintf(msg, sizeof(msg),
-			 ":3: \"%s\": multi-node topologies are not supported "
-			 "by this build yet; leave \"%s\" out to run this node "
-			 "alone", keys[i], keys[i]);
-		load_fails(json, -EOPNOTSUPP, msg);
-	}
-}
-
 Test(topology, keeps_config_path_of_the_last_good_file)
 {
 	char first[sizeof(path)];
@@ -541,4 +534,536 @@ Test(topology, tolerates_a_null_error_buffer)
 	cr_assert_eq(topo_load(&c, cfg("{\"x\": 1}"), NULL, 0), -EINVAL);
 	cr_assert_eq(topo_load(&c, cfg("{"), NULL, 0), -EINVAL);
 	cr_assert_eq(topo_load(&c, "/nonexistent", NULL, 0), -ENOENT);
+}
+
+/* An empty key file; its name is in keyfile[]. */
+static const char *make_keyfile(void)
+{
+	int fd;
+
+	snprintf(keyfile, sizeof(keyfile), "/tmp/canopy-key-XXXXXX");
+	fd = mkstemp(keyfile);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	return keyfile;
+}
+
+/* Two nodes and "auth": "none" around @extra (",\n"-led members or ""). */
+#define TWO_NODES(extra)                                                       \
+	"{\"nodes\": [{\"name\": \"a\", \"addr\": \"h1:1\"},\n"                \
+	"            {\"name\": \"b\", \"addr\": \"h2:2\"}],\n"                \
+	" \"auth\": \"none\"" extra "}"
+
+Test(topology, loads_the_three_node_example)
+{
+	char ex[PATH_MAX];
+	size_t i;
+
+	example_path("three-nodes.json", ex, sizeof(ex));
+	cr_assert_eq(topo_load(&c, ex, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.nnodes, 3);
+	for (i = 0; i < 3; i++) {
+		char name[8], port[8], addr[32];
+
+		snprintf(name, sizeof(name), "n%zu", i + 1);
+		snprintf(port, sizeof(port), "%zu", 7001 + i);
+		snprintf(addr, sizeof(addr), "127.0.0.1:%s", port);
+		cr_assert_str_eq(c.nodes[i].name, name);
+		cr_assert_eq(c.nodes[i].naddrs, 1);
+		cr_assert_str_eq(c.nodes[i].addrs[0], addr);
+		cr_assert_str_eq(c.nodes[i].host, "127.0.0.1");
+		cr_assert_str_eq(c.nodes[i].port, port);
+		cr_assert_null(c.nodes[i].provider_addr);
+	}
+	cr_assert_eq(c.nroots, 2);
+	cr_assert_not_null(c.roots);
+	cr_assert_eq(c.roots[0], 0);
+	cr_assert_eq(c.roots[1], 1);
+	cr_assert_eq(c.fanout, 2);
+	cr_assert_eq(c.placement, PLACEMENT_FILE);
+	cr_assert_eq(c.auth_none, false);
+	cr_assert_str_eq(c.auth_key_file, "/etc/canopy/job.key");
+	cr_assert_str_eq(c.provider, "tcp;ofi_rxm");
+	cr_assert_eq(c.data_mode, DATA_MODE_RPC);
+	cr_assert_eq(c.peer_timeout, 2.0);
+	cr_assert_eq(c.peer_threads, 4);
+	cr_assert_eq(c.recv_buffers, 16);
+
+	/* runs as n2 once the key file exists */
+	free(c.auth_key_file);
+	c.auth_key_file = strdup(make_keyfile());
+	cr_assert_eq(conf_set(&c, "--node", "n2", err, sizeof(err)), 0);
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.node_index, 1);
+}
+
+Test(topology, parses_node_addresses_into_host_and_port)
+{
+	load_ok("{\"nodes\": [\n"
+		"  {\"name\": \"n1\", \"addr\": \"node-1.cluster:7001\"},\n"
+		"  {\"name\": \"n2\", \"addr\": \"10.0.0.2:65535\"},\n"
+		"  {\"name\": \"n3\", \"addr\": \"[fe80::1]:1\"},\n"
+		"  {\"name\": \"n4\", \"addr\": \"[fe80::1%eth0]:7004\"}\n"
+		"], \"auth\": \"none\"}");
+	cr_assert_eq(c.nnodes, 4);
+	cr_assert_str_eq(c.nodes[0].host, "node-1.cluster");
+	cr_assert_str_eq(c.nodes[0].port, "7001");
+	cr_assert_str_eq(c.nodes[1].host, "10.0.0.2");
+	cr_assert_str_eq(c.nodes[1].port, "65535");
+	cr_assert_str_eq(c.nodes[2].host, "fe80::1");
+	cr_assert_str_eq(c.nodes[2].port, "1");
+	cr_assert_str_eq(c.nodes[2].addrs[0], "[fe80::1]:1");
+	cr_assert_str_eq(c.nodes[3].host, "fe80::1%eth0");
+	cr_assert_str_eq(c.nodes[3].port, "7004");
+}
+
+Test(topology, nodes_without_roots_fanout_or_placement_take_the_defaults)
+{
+	load_ok(TWO_NODES(""));
+	cr_assert_eq(c.nnodes, 2);
+	cr_assert_null(c.roots);
+	cr_assert_eq(c.nroots, 1);
+	cr_assert_eq(c.fanout, 4);
+	cr_assert_eq(c.placement, PLACEMENT_FILE);
+	cr_assert_eq(c.auth_none, true);
+	cr_assert_null(c.auth_key_file);
+}
+
+Test(topology, accepts_several_addrs_and_a_provider_addr)
+{
+	load_ok("{\"nodes\": [\n"
+		"  {\"name\": \"n1\", \"addrs\": [\"hsn0-n1:7001\",\n"
+		"                               \"hsn1-n1:7001\"],\n"
+		"   \"provider_addr\": \"cxi://0x1a2b:5\"},\n"
+		"  {\"name\": \"n2\", \"addrs\": [\"hsn0-n2:7001\"]}\n"
+		"], \"auth\": \"none\"}");
+	cr_assert_eq(c.nodes[0].naddrs, 2);
+	cr_assert_str_eq(c.nodes[0].addrs[0], "hsn0-n1:7001");
+	cr_assert_str_eq(c.nodes[0].addrs[1], "hsn1-n1:7001");
+	cr_assert_str_eq(c.nodes[0].host, "hsn0-n1");
+	cr_assert_str_eq(c.nodes[0].port, "7001");
+	cr_assert_str_eq(c.nodes[0].provider_addr, "cxi://0x1a2b:5");
+	cr_assert_eq(c.nodes[1].naddrs, 1);
+	cr_assert_str_eq(c.nodes[1].host, "hsn0-n2");
+	cr_assert_null(c.nodes[1].provider_addr);
+}
+
+Test(topology, a_node_takes_exactly_one_of_addr_and_addrs)
+{
+	load_fails("{\"nodes\": [{\"name\": \"n1\", \"addr\": \"h:1\",\n"
+		   "  \"addrs\": [\"h:2\"]}]}", -EINVAL,
+		   ":1: nodes[0]: give \"addr\" or \"addrs\", not both");
+	load_fails("{\"nodes\": [{\"name\": \"n1\", \"addr\": \"h:1\"},\n"
+		   "  {\"name\": \"n2\"}]}", -EINVAL,
+		   ":2: nodes[1]: missing \"addr\" (\"host:port\"), or "
+		   "\"addrs\" for several NICs");
+	load_fails("{\"nodes\": [{\"name\": \"n1\", \"addrs\": []}]}",
+		   -EINVAL,
+		   ":1: nodes[0].addrs: the list is empty; give at least one "
+		   "\"host:port\"");
+	load_fails("{\"nodes\": [{\"name\": \"n1\", \"addrs\": \"h:1\"}]}",
+		   -EINVAL,
+		   ":1: nodes[0].addrs: expected an array of \"host:port\" "
+		   "strings, got a string");
+	load_fails("{\"nodes\": [{\"name\": \"n1\", \"addrs\": [\"h:1\", 7]}]}",
+		   -EINVAL,
+		   ":1: nodes[0].addrs[1]: expected a string \"host:port\", "
+		   "got an integer");
+}
+
+Test(topology, rejects_duplicate_node_names)
+{
+	load_fails("{\"nodes\": [\n"
+		   "  {\"name\": \"n1\", \"addr\": \"h1:1\"},\n"
+		   "  {\"name\": \"n2\", \"addr\": \"h2:1\"},\n"
+		   "  {\"name\": \"n3\", \"addr\": \"h3:1\"},\n"
+		   "  {\"name\": \"n1\", \"addr\": \"h4:1\"},\n"
+		   "  {\"name\": \"n2\", \"addr\": \"h5:1\"}\n"
+		   "], \"auth\": \"none\"}", -EINVAL,
+		   ":5: nodes[3].name: duplicate node name \"n1\" (also "
+		   "nodes[0])");
+}
+
+Test(topology, rejects_duplicate_addresses_across_nodes_and_nics)
+{
+	load_fails("{\"nodes\": [\n"
+		   "  {\"name\": \"n1\", \"addr\": \"Host-A:7001\"},\n"
+		   "  {\"name\": \"n2\", \"addrs\": [\"host-b:7001\",\n"
+		   "                              \"host-a:07001\"]}\n"
+		   "], \"auth\": \"none\"}", -EINVAL,
+		   ":4: nodes[1].addrs[1]: duplicate address \"host-a:07001\" "
+		   "(also nodes[0].addr)");
+	load_fails("{\"nodes\": [\n"
+		   "  {\"name\": \"n1\",\n"
+		   "   \"addrs\": [\"[::1]:7\", \"[::1]:7\"]}\n"
+		   "]}", -EINVAL,
+		   ":3: nodes[0].addrs[1]: duplicate address \"[::1]:7\" (also "
+		   "nodes[0].addrs[0])");
+	/* the same host on another port is another address */
+	load_ok("{\"nodes\": [{\"name\": \"n1\", \"addr\": \"h:1\"},\n"
+		"  {\"name\": \"n2\", \"addr\": \"h:2\"}],\n"
+		" \"auth\": \"none\"}");
+	cr_assert_eq(c.nnodes, 2);
+}
+
+Test(topology, rejects_empty_blank_and_missing_node_names)
+{
+	load_fails("{\"nodes\": [{\"name\": \"\", \"addr\": \"h:1\"}]}",
+		   -EINVAL, ":1: nodes[0].name: empty; give the node a name");
+	load_fails("{\"nodes\": [{\"name\": \"n 1\", \"addr\": \"h:1\"}]}",
+		   -EINVAL,
+		   ":1: nodes[0].name: \"n 1\" has a blank or a control "
+		   "character");
+	load_fails("{\"nodes\": [{\"addr\": \"h:1\"}]}", -EINVAL,
+		   ":1: nodes[0]: missing \"name\"");
+	load_fails("{\"nodes\": [{\"name\": 1, \"addr\": \"h:1\"}]}", -EINVAL,
+		   ":1: nodes[0].name: expected a string, got an integer");
+}
+
+Test(topology, rejects_a_bad_host_port_naming_the_entry)
+{
+	static const struct {
+		const char *addr, *msg;
+		int ret;
+	} cases[] = {
+		{ "n1", "\"n1\": missing \":port\"; write host:port, such as "
+			"\"n1:7001\"", -EINVAL },
+		{ "n1:", "\"n1:\": missing the port after \":\"", -EINVAL },
+		{ ":7001", "\":7001\": missing the host before \":\"",
+		  -EINVAL },
+		{ "n1:0", "\"n1:0\": port 0 is out of range (1..65535)",
+		  -ERANGE },
+		{ "n1:65536", "\"n1:65536\": port 65536 is out of range "
+			      "(1..65535)", -ERANGE },
+		{ "n1:http", "\"n1:http\": port \"http\" is not a number",
+		  -EINVAL },
+		{ "n1:-1", "\"n1:-1\": port \"-1\" is not a number", -EINVAL },
+		{ "::1:7001", "\"::1:7001\": an IPv6 address needs brackets, "
+			      "as in \"[::1]:7001\"", -EINVAL },
+		{ "[::g]:1", "\"[::g]:1\": \"::g\" is not an IPv6 address",
+		  -EINVAL },
+		{ "[::1]", "\"[::1]\": missing \":port\" after \"]\"",
+		  -EINVAL },
+		{ "[::1:7", "\"[::1:7\": no \"]\" after the IPv6 address",
+		  -EINVAL },
+		{ "300.1.1.1:1", "\"300.1.1.1:1\": \"300.1.1.1\" is not a host "
+				 "name or address", -EINVAL },
+		{ "a/b:1", "\"a/b:1\": \"a/b\" is not a host name or address",
+		  -EINVAL },
+	};
+	char json[256], msg[CONF_ERR_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(json, sizeof(json),
+			 "{\"nodes\": [{\"name\": \"x\", \"addr\": \"h:9\"},\n"
+			 " {\"name\": \"n1\",\n  \"addr\": \"%s\"}]}",
+			 cases[i].addr);
+		snprintf(msg, sizeof(msg), ":3: nodes[1].addr: %s",
+			 cases[i].msg);
+		load_fails(json, cases[i].ret, msg);
+	}
+	load_fails("{\"nodes\": [{\"name\": \"x\", \"addr\": \"h :9\"}]}",
+		   -EINVAL,
+		   ":1: nodes[0].addr: \"h :9\" has a blank or a control "
+		   "character");
+}
+
+Test(topology, rejects_unknown_keys_in_a_node_with_a_suggestion)
+{
+	load_fails("{\"nodes\": [{\"name\": \"n1\", \"addr\": \"h:1\"},\n"
+		   "  {\"name\": \"n2\",\n   \"adr\": \"h:2\"}]}", -EINVAL,
+		   ":3: unknown key \"nodes[1].adr\" (did you mean "
+		   "\"nodes[1].addr\"?)");
+	load_fails("{\"nodes\": [{\"name\": \"n1\", \"provideraddr\": \"x\","
+		   " \"addr\": \"h:1\"}]}", -EINVAL,
+		   ":1: unknown key \"nodes[0].provideraddr\" (did you mean "
+		   "\"nodes[0].provider_addr\"?)");
+	load_fails("{\"nodes\": [{\"name\": \"n1\", \"rack\": 4}]}", -EINVAL,
+		   ":1: unknown key \"nodes[0].rack\"; a node takes name, "
+		   "addr, addrs, provider_addr");
+}
+
+Test(topology, rejects_nodes_that_are_not_a_list_of_objects)
+{
+	load_fails("{\"nodes\": {\"n1\": \"h:1\"}}", -EINVAL,
+		   ":1: nodes: expected an array of {\"name\": ..., \"addr\": "
+		   "\"host:port\"}, got an object");
+	load_fails("{\"nodes\": []}", -EINVAL,
+		   ":1: nodes: the list is empty; list the nodes, or leave "
+		   "\"nodes\" out to run this node alone");
+	load_fails("{\"nodes\": [\"n1:7001\"]}", -EINVAL,
+		   ":1: nodes[0]: expected an object {\"name\": ..., \"addr\": "
+		   "\"host:port\"}, got a string");
+	load_fails("{\"nodes\": [{\"name\": \"n1\", \"addr\": \"h:1\",\n"
+		   " \"provider_addr\": \"\"}]}", -EINVAL,
+		   ":2: nodes[0].provider_addr: \"\" is empty or has a control "
+		   "character; leave it out to use \"addr\"");
+}
+
+Test(topology, roots_by_name_become_node_indices)
+{
+	load_ok("{\"roots\": [\"n3\", \"n1\"],\n"
+		" \"nodes\": [{\"name\": \"n1\", \"addr\": \"h1:1\"},\n"
+		"            {\"name\": \"n2\", \"addr\": \"h2:1\"},\n"
+		"            {\"name\": \"n3\", \"addr\": \"h3:1\"}],\n"
+		" \"auth\": \"none\"}");
+	cr_assert_eq(c.nroots, 2);
+	cr_assert_not_null(c.roots);
+	cr_assert_eq(c.roots[0], 2);
+	cr_assert_eq(c.roots[1], 0);
+}
+
+Test(topology, roots_as_a_count_is_stored_without_indices)
+{
+	load_ok(TWO_NODES(", \"roots\": 2"));
+	cr_assert_null(c.roots);
+	cr_assert_eq(c.nroots, 2);
+}
+
+Test(topology, rejects_a_roots_count_out_of_range)
+{
+	load_fails(TWO_NODES(",\n \"roots\": 3"), -ERANGE,
+		   ":4: roots: 3 is out of range (1..2, the number of nodes)");
+	load_fails(TWO_NODES(", \"roots\": 0"), -ERANGE,
+		   ":3: roots: 0 is out of range (1..2, the number of nodes)");
+	load_fails(TWO_NODES(", \"roots\": -1"), -ERANGE,
+		   ":3: roots: -1 is out of range (1..2, the number of "
+		   "nodes)");
+}
+
+Test(topology, rejects_an_unknown_root_naming_its_index)
+{
+	load_fails(TWO_NODES(",\n \"roots\": [\"a\",\n   \"x\"]"), -EINVAL,
+		   ":5: roots[1]: unknown node \"x\"; the nodes are a, b");
+}
+
+Test(topology, rejects_a_duplicate_root)
+{
+	load_fails(TWO_NODES(", \"roots\": [\"b\", \"a\", \"b\"]"), -EINVAL,
+		   ":3: roots[2]: duplicate root \"b\" (also roots[0])");
+}
+
+Test(topology, rejects_roots_of_the_wrong_shape)
+{
+	load_fails(TWO_NODES(", \"roots\": \"a\""), -EINVAL,
+		   ":3: roots: expected a list of node names or a count, got "
+		   "a string");
+	load_fails(TWO_NODES(", \"roots\": []"), -EINVAL,
+		   ":3: roots: the list is empty; name at least one node, or "
+		   "give a count");
+	load_fails(TWO_NODES(", \"roots\": [0]"), -EINVAL,
+		   ":3: roots[0]: expected a node name, got an integer");
+}
+
+Test(topology, fanout_is_at_least_one)
+{
+	load_ok(TWO_NODES(", \"fanout\": 1"));
+	cr_assert_eq(c.fanout, 1);
+	load_ok(TWO_NODES(", \"fanout\": 65535"));
+	cr_assert_eq(c.fanout, 65535);
+	load_fails(TWO_NODES(",\n \"fanout\": 0"), -ERANGE,
+		   ":4: fanout: 0 is out of range (1..65535)");
+	load_fails(TWO_NODES(", \"fanout\": -2"), -ERANGE,
+		   ":3: fanout: -2 is out of range (1..65535)");
+	load_fails(TWO_NODES(", \"fanout\": 65536"), -ERANGE,
+		   ":3: fanout: 65536 is out of range (1..65535)");
+	load_fails(TWO_NODES(", \"fanout\": \"2\""), -EINVAL,
+		   ":3: fanout: expected an integer, got a string");
+	cr_assert_eq(c.fanout, 65535);
+}
+
+Test(topology, placement_is_file_or_block)
+{
+	load_ok(TWO_NODES(", \"placement\": \"block\""));
+	cr_assert_eq(c.placement, PLACEMENT_BLOCK);
+	load_ok(TWO_NODES(", \"placement\": \"file\""));
+	cr_assert_eq(c.placement, PLACEMENT_FILE);
+	load_fails(TWO_NODES(", \"placement\": \"blocks\""), -EINVAL,
+		   ":3: placement: \"blocks\" is not allowed; use file or "
+		   "block");
+	load_fails(TWO_NODES(", \"placement\": 1"), -EINVAL,
+		   ":3: placement: expected a string (file or block), got an "
+		   "integer");
+}
+
+Test(topology, auth_takes_a_key_file_or_none)
+{
+	load_ok("{\"nodes\": [{\"name\": \"a\", \"addr\": \"h1:1\"},\n"
+		"  {\"name\": \"b\", \"addr\": \"h2:2\"}],\n"
+		" \"auth\": {\"key_file\": \"/etc/canopy/job.key\"}}");
+	cr_assert_str_eq(c.auth_key_file, "/etc/canopy/job.key");
+	cr_assert_eq(c.auth_none, false);
+	load_ok(TWO_NODES(""));
+	cr_assert_eq(c.auth_none, true);
+	cr_assert_null(c.auth_key_file);
+}
+
+Test(topology, rejects_a_bad_auth)
+{
+	static const char *const nodes =
+		"{\"nodes\": [{\"name\": \"a\", \"addr\": \"h1:1\"}],\n";
+	char json[256];
+
+	snprintf(json, sizeof(json), "%s \"auth\": \"None\"}", nodes);
+	load_fails(json, -EINVAL,
+		   ":2: auth: \"None\" is not allowed; use \"none\" or "
+		   "{\"key_file\": \"/path\"}");
+	snprintf(json, sizeof(json), "%s \"auth\": true}", nodes);
+	load_fails(json, -EINVAL,
+		   ":2: auth: expected \"none\" or {\"key_file\": \"/path\"}, "
+		   "got a boolean");
+	snprintf(json, sizeof(json), "%s \"auth\": {\"key_file\": \"k\"}}",
+		 nodes);
+	load_fails(json, -EINVAL,
+		   ":2: auth.key_file: \"k\" is not an absolute path");
+	snprintf(json, sizeof(json), "%s \"auth\": {\"keyfile\": \"/k\"}}",
+		 nodes);
+	load_fails(json, -EINVAL,
+		   ":2: unknown key \"auth.keyfile\" (did you mean "
+		   "\"auth.key_file\"?)");
+	snprintf(json, sizeof(json), "%s \"auth\": {}}", nodes);
+	load_fails(json, -EINVAL,
+		   ":2: auth: missing \"key_file\"; use \"none\" or "
+		   "{\"key_file\": \"/path\"}");
+}
+
+Test(topology, refuses_several_nodes_without_auth)
+{
+	load_fails("{\"node\": \"a\",\n"
+		   " \"nodes\": [{\"name\": \"a\", \"addr\": \"h1:1\"},\n"
+		   "            {\"name\": \"b\", \"addr\": \"h2:2\"}]}",
+		   -EINVAL,
+		   ":2: nodes: 2 nodes and no \"auth\"; add \"auth\": "
+		   "{\"key_file\": \"/path/to/key\"}, or \"auth\": \"none\" on "
+		   "a trusted network");
+	/* one node talks to no one */
+	load_ok("{\"nodes\": [{\"name\": \"a\", \"addr\": \"h1:1\"}]}");
+	cr_assert_eq(c.nnodes, 1);
+}
+
+Test(topology, refuses_topology_keys_without_nodes)
+{
+	static const char *const keys[] = { "roots", "fanout", "placement",
+					    "auth" };
+	char json[128], msg[CONF_ERR_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(json, sizeof(json), "{\n\"node\": \"a\",\n\"%s\": 1}",
+			 keys[i]);
+		snprintf(msg, sizeof(msg),
+			 ":3: %s: means nothing without \"nodes\"; list the "
+			 "nodes, or leave \"%s\" out to run this node alone",
+			 keys[i], keys[i]);
+		load_fails(json, -EINVAL, msg);
+	}
+	cr_assert_eq(c.fanout, 4);
+	cr_assert_eq(c.nroots, 0);
+}
+
+Test(topology, transport_section_sets_its_tunables)
+{
+	load_ok("{\"transport\": {\"provider\": \"cxi\", \"data_mode\": "
+		"\"rma\",\n  \"timeout\": 0.5, \"threads\": 8,\n"
+		"  \"recv_buffers\": 64}}");
+	cr_assert_str_eq(c.provider, "cxi");
+	cr_assert_eq(c.data_mode, DATA_MODE_RMA);
+	cr_assert_eq(c.peer_timeout, 0.5);
+	cr_assert_eq(c.peer_threads, 8);
+	cr_assert_eq(c.recv_buffers, 64);
+	cr_assert_eq(c.nnodes, 0, "transport alone is harmless");
+}
+
+Test(topology, rejects_a_bad_transport_value)
+{
+	load_fails("{\"transport\": {\n\"data_mode\": \"dma\"}}", -EINVAL,
+		   ":2: transport.data_mode: \"dma\" is not allowed; use rpc "
+		   "or rma");
+	load_fails("{\"transport\": {\"data_mode\": 1}}", -EINVAL,
+		   ":1: transport.data_mode: expected a string (rpc or rma), "
+		   "got an integer");
+	load_fails("{\"transport\": {\"threads\": 65}}", -ERANGE,
+		   ":1: transport.threads: 65 is out of range (1..64)");
+	load_fails("{\"transport\": {\"timeout\": 0}}", -ERANGE,
+		   ":1: transport.timeout: 0 is out of range; use more than 0 "
+		   "seconds");
+	load_fails("{\"transport\": {\"provider\": \"\"}}", -EINVAL,
+		   ":1: transport.provider: must not be empty");
+	load_fails("{\"transport\": {\"timeout_ms\": 2000}}", -EINVAL,
+		   ":1: unknown key \"transport.timeout_ms\"; write "
+		   "\"transport.timeout\" in seconds (2000 ms is 2)");
+	load_fails("{\"transport\": {\"provder\": \"cxi\"}}", -EINVAL,
+		   ":1: unknown key \"transport.provder\" (did you mean "
+		   "\"transport.provider\"?)");
+	cr_assert_eq(c.data_mode, DATA_MODE_RPC);
+}
+
+Test(topology, a_new_node_list_replaces_the_nodes_and_the_roots)
+{
+	load_ok(TWO_NODES(", \"roots\": [\"b\"]"));
+	cr_assert_eq(c.roots[0], 1);
+	load_ok("{\"nodes\": [{\"name\": \"z\", \"addr\": \"h9:9\"}]}");
+	cr_assert_eq(c.nnodes, 1);
+	cr_assert_str_eq(c.nodes[0].name, "z");
+	cr_assert_null(c.roots);
+	cr_assert_eq(c.nroots, 1);
+	load_ok("{\"fuse\": {\"threads\": 2}}");
+	cr_assert_eq(c.nnodes, 1, "a file without nodes keeps them");
+}
+
+Test(topology, finds_the_line_of_an_array_element)
+{
+	load_fails("{\"nodes\": [\n"
+		   "  {\"name\": \"n1\", \"addr\": \"h:1\"},\n"
+		   "  {\"name\": \"n,]\\\"[{\", \"addr\": \"h:2\"},\n"
+		   "  [],\n"
+		   "  {\"name\": \"n4\", \"addr\": \"h:4\"}\n"
+		   "]}", -EINVAL,
+		   ":4: nodes[2]: expected an object {\"name\": ..., \"addr\": "
+		   "\"host:port\"}, got an array");
+}
+
+/* @n nodes "nidNNNNNN"; the last one reuses node 17's address if @dup. */
+static char *many_nodes(size_t n, bool dup)
+{
+	size_t len = 64 + n * 64, used, i, a;
+	char *json = malloc(len);
+
+	cr_assert_not_null(json);
+	used = snprintf(json, len, "{\"auth\": \"none\", \"nodes\": [\n");
+	for (i = 0; i < n; i++) {
+		a = dup && i == n - 1 ? 17 : i;
+		used += snprintf(json + used, len - used,
+				 "%s{\"name\": \"nid%06zu\", \"addr\": "
+				 "\"%s%06zu:%zu\"}\n", i ? "," : "", i,
+				 a == i ? "nid" : "NID", a, 7000 + a % 1000);
+	}
+	snprintf(json + used, len - used, "], \"roots\": 16}");
+	return json;
+}
+
+Test(topology, loads_thousands_of_nodes_and_finds_a_late_duplicate)
+{
+	const size_t n = 10000;
+	struct timespec t0, t1;
+	char *json = many_nodes(n, false);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	load_ok(json);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_log_info("%zu nodes loaded in %.1f ms", n,
+		    (t1.tv_sec - t0.tv_sec) * 1e3 +
+			    (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	free(json);
+	cr_assert_eq(c.nnodes, n);
+	cr_assert_str_eq(c.nodes[n - 1].name, "nid009999");
+	cr_assert_str_eq(c.nodes[n - 1].port, "7999");
+	cr_assert_eq(c.nroots, 16);
+
+	json = many_nodes(n, true);
+	load_fails(json, -EINVAL,
+		   ":10001: nodes[9999].addr: duplicate address "
+		   "\"NID000017:7017\" (also nodes[17].addr)");
+	free(json);
 }
