@@ -37,7 +37,7 @@ CFLAGS ?= -O2 -g
 CANOPY_VERSION ?= 0.1.0
 CPPFLAGS += -D_GNU_SOURCE -DCANOPY_VERSION=\"$(CANOPY_VERSION)\" -I. -Iconfig -Iio
 ALL_CFLAGS = -std=c11 $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
-LDLIBS = $(PKG_LIBS) -lpthread -lm
+LDLIBS = $(PKG_LIBS) -lcrypto -lpthread -lm
 
 ifeq ($(SAN),asan)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -109,7 +109,7 @@ tests-build: all $(UNIT_BIN)
 # Debian packages the build, the tests and the benchmarks use.
 DEB_PKGS := build-essential pkg-config libfuse3-dev fuse3 liburing-dev \
 	libfabric-dev libjansson-dev libcriterion-dev python3 bindfs fio \
-	python3-matplotlib attr util-linux procps iproute2 psmisc
+	python3-matplotlib attr util-linux procps iproute2 psmisc libssl-dev
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
