@@ -3,7 +3,8 @@
 #   make            build build/canopyd and build/canopyctl
 #   make deps       install the Debian packages the build and tests need
 #   make test       deps, build, unit tests and functional tests (as root)
-#   make check      the same under ASan+UBSan, then under TSan
+#   make check      the same under ASan+UBSan, then under TSan, then fuzz
+#   make fuzz       libFuzzer targets for FUZZ_SECONDS (30) each
 #   make bench      benchmarks/run (CSV, PNG, summary in benchmarks/results)
 #   make run        canopyd in the foreground on the single-node default
 #   make install    PREFIX=/usr/local DESTDIR= honoured
@@ -138,11 +139,51 @@ func: deps
 	$(Q)$(MAKE) --no-print-directory tests-build
 	$(Q)tests/run --build $(OUT) --func-only
 
-check: deps
+check: deps deps-check
 	$(Q)$(MAKE) --no-print-directory SAN=asan tests-build
 	$(Q)tests/run --build build/asan --sanitizer asan
 	$(Q)$(MAKE) --no-print-directory SAN=tsan tests-build
 	$(Q)tests/run --build build/tsan --sanitizer tsan
+	$(Q)$(MAKE) --no-print-directory fuzz
+
+# Fuzzing: libFuzzer targets (clang, ASan+UBSan), each run for FUZZ_SECONDS
+# from its committed seeds in tests/fuzz/corpus/<name>/; what it finds new
+# goes to build/fuzz/corpus-<name>/. `make fuzz-seeds` rewrites the seeds.
+# The packages only check and fuzz need stay out of DEB_PKGS.
+CHECK_DEB_PKGS := clang-14 libclang-rt-14-dev
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS = -std=c11 $(WARN) $(CPPFLAGS) -g -O1 \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_WRAP = $(shell [ "$$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || \
+	echo 0)" -gt 28 ] && command -v setarch >/dev/null && \
+	echo setarch $$(uname -m) -R)
+
+.PHONY: deps-check fuzz fuzz-seeds
+deps-check:
+	$(Q)$(MAKE) --no-print-directory deps DEB_PKGS="$(CHECK_DEB_PKGS)"
+
+build/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c io/wire.c io/wire.h
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_wire.c io/wire.c \
+		-lcrypto -lpthread
+
+fuzz: deps-check build/fuzz/fuzz_wire
+	$(Q)mkdir -p build/fuzz/corpus-wire
+	$(Q)$(FUZZ_WRAP) build/fuzz/fuzz_wire -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=16384 -timeout=10 -print_final_stats=1 \
+		build/fuzz/corpus-wire tests/fuzz/corpus/wire
+
+build/fuzz/wire_seeds: tests/fuzz/wire_seeds.c io/wire.c io/wire.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ \
+		tests/fuzz/wire_seeds.c io/wire.c -lcrypto -lpthread
+
+fuzz-seeds: build/fuzz/wire_seeds
+	$(Q)mkdir -p tests/fuzz/corpus/wire
+	$(Q)build/fuzz/wire_seeds tests/fuzz/corpus/wire
 
 bench: deps all
 	$(Q)benchmarks/run $(BENCH_ARGS)
