@@ -5,6 +5,7 @@
  *
  *   canopyctl [-m MOUNTPOINT | -s SOCKET] status [--json]
  *   canopyctl [-m MOUNTPOINT | -s SOCKET] stats [--json]
+ *   canopyctl [-m MOUNTPOINT | -s SOCKET] tree
  *   canopyctl [-m MOUNTPOINT | -s SOCKET] drop-caches
  *
  * Exit status: 0 success, 1 the daemon cannot be reached or refused, 2 usage.
@@ -35,7 +36,10 @@ static void usage(FILE *f)
 	      "                    threads; exits 0 once the mount is ready\n"
 	      "  stats [--json]    counters: per-opcode counts and latencies,\n"
 	      "                    read sizes, backing-store operations, cache\n"
-	      "  drop-caches       drop every cached file that is not open\n"
+	      "  tree              this node's parent and children in each\n"
+	      "                    tree, and whether each is reachable\n"
+	      "  drop-caches       drop every cached file that is not open,\n"
+	      "                    and the metadata kept for the tree\n"
 	      "\n"
 	      "  -m MOUNTPOINT     the canopyd mount to talk to (default /canopy)\n"
 	      "  -s SOCKET         its control socket, when not the default\n"
@@ -217,6 +221,8 @@ int main(int argc, char **argv)
 		return ask(sock, json ? "status json" : "status", false);
 	} else if (!strcmp(cmd, "stats")) {
 		return ask(sock, "stats json", !json);
+	} else if (!strcmp(cmd, "tree")) {
+		return ask(sock, "tree", false);
 	} else if (!strcmp(cmd, "drop-caches")) {
 		snprintf(line, sizeof(line), "drop-caches");
 		return ask(sock, line, false);

@@ -39,6 +39,8 @@ struct canopy;
 struct worker;
 struct cache;
 struct cache_obj;
+struct peers;
+struct fab_mr;
 
 /* ---- logging (log.c) ---------------------------------------------------- */
 
@@ -108,6 +110,19 @@ struct stats {
 	counter_t reply_splices;  /* READ replies spliced from cache files */
 	counter_t reply_copies;   /* READ replies copied from cache files */
 	counter_t nodes;          /* gauge */
+	counter_t peer_requests_in;  /* requests served for other nodes */
+	counter_t peer_requests_out; /* requests sent to other nodes */
+	counter_t peer_bytes_in;     /* block bytes received from peers */
+	counter_t peer_bytes_out;    /* block bytes sent to peers */
+	counter_t peer_refused;      /* requests for paths outside the view */
+	counter_t peer_malformed;    /* messages that did not decode */
+	counter_t peer_dropped;      /* requests dropped: server queue full */
+	counter_t peer_late;         /* responses after their request gave up */
+	counter_t failover_count;    /* requests moved past a peer that failed */
+	counter_t auth_failures;     /* messages whose tag did not verify */
+	counter_t bytes_from_peers;
+	counter_t meta_hits;         /* metadata answered by this node's cache */
+	counter_t meta_misses;       /* metadata resolved (peer or backing) */
 };
 
 extern struct stats stats;
@@ -389,6 +404,7 @@ struct worker {
 	size_t pipe_len;
 	struct uring *ring;
 	struct cache_wait *ready; /* woken continuations to run */
+	struct fab_mr *mr;   /* buf registered with the transport, or NULL */
 };
 
 /* What INIT negotiated; written once by the INIT handler. */
@@ -423,7 +439,12 @@ struct canopy {
 	pthread_cond_t cond;     /* signalled when INIT is done */
 	atomic_bool stopping;
 	uint64_t started_ns;
+	struct peers *peers;     /* NULL on a single node */
 };
+
+/* Set up @w for a thread that serves peers: buffers and ring, no fd. */
+int worker_setup_aux(struct canopy *cp, struct worker *w);
+void worker_teardown(struct worker *w);
 
 int chan_mount(struct canopy *cp);
 int chan_start(struct canopy *cp);
@@ -500,6 +521,74 @@ int resolve_range(struct worker *w, struct cache_obj *o, uint64_t off,
  */
 void resolve_readahead(struct worker *w, struct cache_obj *o, uint64_t off,
 		       uint64_t len);
+
+/* ---- metadata through the tree (meta.c) --------------------------------- */
+
+/*
+ * On a single node these are the backing store's answers. In a tree, the
+ * attributes of a path belong to the owner of its directory, a directory's
+ * listing (with the attributes of its entries) to the owner of the
+ * directory: they are asked of the parent in the owner's tree, kept for
+ * the attribute timeout (negative answers too), and identical requests in
+ * flight are coalesced.
+ */
+struct meta_dent {
+	char *name;
+	uint8_t type;   /* DT_* */
+	int err;        /* 0: stx is valid */
+	struct statx stx;
+};
+struct meta_list {
+	atomic_uint refs;
+	size_t n;
+	struct meta_dent *ents;  /* without "." and ".." */
+};
+
+int meta_init(struct canopy *cp);
+void meta_fini(void);
+int meta_stat(struct worker *w, const char *path, struct statx *stx);
+ssize_t meta_readlink(struct worker *w, const char *path, char *buf,
+		      size_t len);
+/* On success *out belongs to the caller; release with meta_list_put(). */
+int meta_list(struct worker *w, const char *path, struct meta_list **out);
+void meta_list_put(struct meta_list *l);
+/* Drop everything cached (drop-caches). */
+void meta_drop_all(void);
+/* Local answers (the backing store, or the view above the exports). */
+int meta_local_list(struct worker *w, const char *path,
+		    struct meta_list **out);
+
+/* ---- peers (peer.c) ----------------------------------------------------- */
+
+/*
+ * Start the transport and the threads that serve peers when the config has
+ * nodes; a no-op (cp->peers stays NULL) on a single node.
+ */
+int peers_start(struct canopy *cp, char *err, size_t errlen);
+void peers_stop(struct canopy *cp);
+/*
+ * Fetch block @b of @o (@len bytes at b * block size) from the peers into
+ * the cache file. Returns 0 when the block is there, -EREMOTE when this node
+ * must read the backing store itself (it owns the block, or every peer on
+ * the way failed: counted as a failover), or the -errno the owner reported.
+ */
+int peers_fetch_block(struct worker *w, struct cache_obj *o, uint64_t b,
+		      uint64_t len);
+/*
+ * Metadata from the owner's tree; -EREMOTE when this node must answer it
+ * from the backing store. @dir is the directory whose owner decides.
+ */
+int peers_stat(struct worker *w, const char *dir, const char *path,
+	       struct statx *stx);
+ssize_t peers_readlink(struct worker *w, const char *dir, const char *path,
+		       char *buf, size_t len);
+int peers_list(struct worker *w, const char *path, struct meta_list **out);
+/* Does this node read @path's blocks from the backing store itself? */
+bool peers_owns(struct canopy *cp, const char *path);
+/* The "tree" text of canopyctl, malloc'd; NULL on a single node. */
+char *peers_tree_text(struct canopy *cp);
+/* One line for status: "node n1 (3 of 8), 2 roots, fanout 4, rpc". */
+void peers_status(struct canopy *cp, char *buf, size_t len);
 
 /* ---- control socket (ctl.c) --------------------------------------------- */
 

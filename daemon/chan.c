@@ -126,15 +126,11 @@ static size_t data_buf_len(const struct canopy *cp)
 	return max_read > bs ? max_read : bs;
 }
 
-static int worker_setup(struct canopy *cp, struct worker *w)
+/* The data buffers and the ring of a worker. */
+static int worker_buffers(struct canopy *cp, struct worker *w)
 {
 	int ret;
 
-	w->cp = cp;
-	w->pipe[0] = w->pipe[1] = -1;
-	w->fd = clone_fd(cp->fd);
-	if (w->fd < 0)
-		return w->fd;
 	w->reqbuf_len = REQBUF_LEN;
 	w->reqbuf = malloc(w->reqbuf_len);
 	w->buf_len = data_buf_len(cp);
@@ -151,12 +147,35 @@ static int worker_setup(struct canopy *cp, struct worker *w)
 	/* the fetch region is the one reused by every backing read */
 	if (uring_register_buffer(w->ring, w->buf, cache_block_size(cp->cache)))
 		log_debug("worker %u: no registered buffer", w->idx);
+	return 0;
+}
+
+static int worker_setup(struct canopy *cp, struct worker *w)
+{
+	int ret;
+
+	w->cp = cp;
+	w->pipe[0] = w->pipe[1] = -1;
+	w->fd = clone_fd(cp->fd);
+	if (w->fd < 0)
+		return w->fd;
+	ret = worker_buffers(cp, w);
+	if (ret)
+		return ret;
 	if (cp->conf->splice)
 		pipe_open(w, w->buf_len + PAGE);
 	return 0;
 }
 
-static void worker_teardown(struct worker *w)
+int worker_setup_aux(struct canopy *cp, struct worker *w)
+{
+	w->cp = cp;
+	w->pipe[0] = w->pipe[1] = -1;
+	w->fd = -1;
+	return worker_buffers(cp, w);
+}
+
+void worker_teardown(struct worker *w)
 {
 	uring_free(w->ring);
 	w->ring = NULL;

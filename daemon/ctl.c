@@ -69,7 +69,7 @@ char *ctl_status(struct canopy *cp, bool json)
 {
 	const struct negotiated *n = &cp->neg;
 	const struct conf *c = cp->conf;
-	char *out = NULL;
+	char *out = NULL, tree[256];
 	size_t len = 0, i;
 	FILE *f = open_memstream(&out, &len);
 
@@ -97,7 +97,8 @@ char *ctl_status(struct canopy *cp, bool json)
 		fprintf(f, "\",\n  \"exports\": [");
 		for (i = 0; i < c->nexports; i++)
 			fprintf(f, "%s\"%s\"", i ? ", " : "", c->exports[i]);
-		fprintf(f, "]\n}\n");
+		peers_status(cp, tree, sizeof(tree));
+		fprintf(f, "],\n  \"tree\": \"%s\"\n}\n", tree);
 	} else {
 		fprintf(f, "mount:           %s\n", cp->mnt);
 		fprintf(f, "pid:             %d\n", (int)getpid());
@@ -125,6 +126,8 @@ char *ctl_status(struct canopy *cp, bool json)
 			(unsigned long long)cache_block_size(cp->cache));
 		fprintf(f, "nodes:           %llu\n",
 			(unsigned long long)node_count());
+		peers_status(cp, tree, sizeof(tree));
+		fprintf(f, "tree:            %s\n", tree);
 	}
 	fclose(f);
 	return out;
@@ -181,11 +184,17 @@ static void ctl_serve(struct canopy *cp, int fd)
 		out = ctl_status(cp, true);
 	else if (!strcmp(cmd, "stats json"))
 		out = stats_json();
+	else if (!strcmp(cmd, "tree")) {
+		out = peers_tree_text(cp);
+		if (!out)
+			out = strdup("single node: no tree\n");
+	}
 	else if (!strcmp(cmd, "drop-caches")) {
 		if (!peer_privileged(fd)) {
 			out = strdup("error: drop-caches: permission denied\n");
 		} else {
 			cache_drop_all(cp->cache);
+			meta_drop_all();
 			out = strdup("ok\n");
 		}
 	} else {

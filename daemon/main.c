@@ -373,8 +373,22 @@ int main(int argc, char **argv)
 	node_set_attr(root, &stx);
 	node_put(root);
 
+	err[0] = '\0';
+	ret = peers_start(cp, err, sizeof(err));
+	if (!ret)
+		ret = meta_init(cp);
+	if (ret) {
+		peers_stop(cp);
+		cache_free(cp->cache);
+		if (cache_tmpfs_dir)
+			cache_umount_tmpfs(cache_tmpfs_dir);
+		fail(ready_fd, 1, "transport: %s",
+		     *err ? err : strerror(-ret));
+	}
+
 	ret = ctl_open(cp);
 	if (ret) {
+		peers_stop(cp);
 		cache_free(cp->cache);
 		if (cache_tmpfs_dir)
 			cache_umount_tmpfs(cache_tmpfs_dir);
@@ -384,6 +398,7 @@ int main(int argc, char **argv)
 	ret = chan_mount(cp);
 	if (ret) {
 		ctl_stop();
+		peers_stop(cp);
 		cache_free(cp->cache);
 		if (cache_tmpfs_dir)
 			cache_umount_tmpfs(cache_tmpfs_dir);
@@ -394,6 +409,7 @@ int main(int argc, char **argv)
 	if (ret) {
 		ctl_stop();
 		chan_unmount(cp);
+		peers_stop(cp);
 		cache_free(cp->cache);
 		if (cache_tmpfs_dir)
 			cache_umount_tmpfs(cache_tmpfs_dir);
@@ -409,6 +425,7 @@ int main(int argc, char **argv)
 		ctl_stop();
 		chan_unmount(cp);
 		chan_join(cp);
+		peers_stop(cp);
 		cache_free(cp->cache);
 		if (cache_tmpfs_dir)
 			cache_umount_tmpfs(cache_tmpfs_dir);
@@ -423,6 +440,8 @@ int main(int argc, char **argv)
 	ctl_stop();
 	chan_unmount(cp);
 	chan_join(cp);
+	peers_stop(cp);
+	meta_fini();
 	nodes_fini();
 	cache_free(cp->cache);
 	if (cache_tmpfs_dir)

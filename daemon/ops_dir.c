@@ -87,6 +87,27 @@ out:
 	return ret;
 }
 
+/* In a tree: the listing the owner of the directory gave. */
+static int snap_tree(struct worker *w, struct handle *h)
+{
+	struct meta_list *l;
+	size_t cap = 0, i;
+	int ret;
+
+	ret = meta_list(w, h->node->path, &l);
+	if (ret)
+		return ret;
+	ret = snap_add(h, &cap, ".", h->node->stx.stx_ino, DT_DIR);
+	if (!ret)
+		ret = snap_add(h, &cap, "..", 0, DT_DIR);
+	for (i = 0; i < l->n && !ret; i++)
+		ret = snap_add(h, &cap, l->ents[i].name,
+			       l->ents[i].err ? 0 : l->ents[i].stx.stx_ino,
+			       l->ents[i].type);
+	meta_list_put(l);
+	return ret;
+}
+
 static int snap_virtual(struct worker *w, struct handle *h)
 {
 	struct view *v = &w->cp->view;
@@ -169,8 +190,12 @@ static struct handle *dir_handle(struct req *r, uint64_t fh)
 		return NULL;
 	}
 	if (!h->listed) {
-		ret = h->node->kind == VIEW_REAL ? snap_real(r->w, h) :
-						   snap_virtual(r->w, h);
+		if (h->node->kind != VIEW_REAL)
+			ret = snap_virtual(r->w, h);
+		else if (r->w->cp->peers)
+			ret = snap_tree(r->w, h);
+		else
+			ret = snap_real(r->w, h);
 		if (ret) {
 			reply_err(r, ret);
 			return NULL;
@@ -230,6 +255,11 @@ static void plus_statx(struct worker *w, struct handle *h, size_t n,
 		res[i] = -ENOENT;
 		if (!paths[i])
 			continue;
+		if (w->cp->peers && h->node->kind == VIEW_REAL) {
+			/* the listing brought them; meta.c keeps them */
+			res[i] = meta_stat(w, paths[i], &stx[i]);
+			continue;
+		}
 		view_at(v, paths[i], &dirfd, &rel);
 		if (!batch || !idx || !bstx || !bres || dirfd != AT_FDCWD ||
 		    h->node->kind != VIEW_REAL) {

@@ -117,7 +117,7 @@ void op_lookup(struct req *r)
 		reply_negative(r);
 		goto out;
 	}
-	ret = view_statx(&cp->view, path, &stx);
+	ret = meta_stat(r->w, path, &stx);
 	if (ret == -ENOENT || (ret == -ENOTDIR && kind == VIEW_REAL)) {
 		reply_negative(r);
 		goto out;
@@ -178,7 +178,7 @@ void op_getattr(struct req *r)
 		reply_err(r, -ESTALE);
 		return;
 	}
-	ret = view_statx(&cp->view, n->path, &stx);
+	ret = meta_stat(r->w, n->path, &stx);
 	if (ret == -ENOENT && n->nodeid != FUSE_ROOT_ID) {
 		/* gone from its path: files open on it keep what they saw */
 		pthread_mutex_lock(&n->lock);
@@ -215,7 +215,7 @@ void op_readlink(struct req *r)
 		reply_err(r, -ESTALE);
 		return;
 	}
-	len = view_readlink(&r->w->cp->view, n->path, target, sizeof(target));
+	len = meta_readlink(r->w, n->path, target, sizeof(target));
 	if (len < 0)
 		reply_err(r, (int)len);
 	else

@@ -292,7 +292,7 @@ void op_open(struct req *r)
 	}
 	if (open_join_pt_locked(r, n, NULL) ||
 	    (cp->conf->owner_passthrough && cp->neg.passthrough &&
-	     open_owner_pt_locked(r, n))) {
+	     peers_owns(cp, n->path) && open_owner_pt_locked(r, n))) {
 		pthread_mutex_unlock(&n->lock);
 		goto out;
 	}

@@ -5,9 +5,9 @@
  *
  * DESIGN: for each block a request needs, in order: present in the local
  * cache (serve it), already being fetched (park on it, one fetch per block),
- * or claimed by this worker and read from the backing store through the
- * worker's io_uring, then written to the cache file. On this single-node
- * build the node owns every object; the peer step of DESIGN.md joins here.
+ * or claimed by this worker and fetched: from the parent in the owner's
+ * tree (peer.c), or, on the node that owns it, from the backing store
+ * through the worker's io_uring; then written to the cache file.
  *
  * A block is read from the backing file the object opened and checked
  * against its identity; if the file changed while it was being read, the
@@ -46,6 +46,12 @@ static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
 	int bfd, cfd;
 
 	len = id->size - off < bs ? id->size - off : bs;
+	if (w->cp->peers) {
+		int ret = peers_fetch_block(w, o, b, len);
+
+		if (ret != -EREMOTE)
+			return ret;
+	}
 	bfd = cache_obj_backing_fd(o, &w->cp->view);
 	if (bfd < 0)
 		return bfd;

@@ -146,6 +146,19 @@ char *stats_json(void)
 		{ "reply.splices", &stats.reply_splices },
 		{ "reply.copies", &stats.reply_copies },
 		{ "nodes", &stats.nodes },
+		{ "peer.requests_in", &stats.peer_requests_in },
+		{ "peer.requests_out", &stats.peer_requests_out },
+		{ "peer.bytes_in", &stats.peer_bytes_in },
+		{ "peer.bytes_out", &stats.peer_bytes_out },
+		{ "peer.refused", &stats.peer_refused },
+		{ "peer.malformed", &stats.peer_malformed },
+		{ "peer.dropped", &stats.peer_dropped },
+		{ "peer.late", &stats.peer_late },
+		{ "failover.count", &stats.failover_count },
+		{ "auth.failures", &stats.auth_failures },
+		{ "bytes.peers", &stats.bytes_from_peers },
+		{ "meta.hits", &stats.meta_hits },
+		{ "meta.misses", &stats.meta_misses },
 	};
 	char key[96], *out = NULL;
 	size_t outlen = 0, i;

@@ -1,0 +1,1808 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon/peer.c - the cooperative tree: asking peers, and serving them.
+ *
+ * DESIGN
+ *
+ * Every object belongs to one tree (tree.c: rendezvous hashing of the path,
+ * or of (path, block) with block placement; a path's attributes belong to
+ * the tree of its directory). A node that needs an object and is not that
+ * tree's root asks its parent in the tree; the parent answers from its own
+ * cache or asks its own parent in turn, keeps what it forwards and
+ * coalesces identical requests (cache.c for blocks, meta.c for metadata),
+ * so each object crosses each link once. The root reads the backing store.
+ *
+ * Threads:
+ *   - the transport's progress thread (io/fabric.c) calls on_recv() for
+ *     every message: it checks the header and the tag, hands a response to
+ *     the call waiting for it and queues a request for the servers. It never
+ *     blocks on the network.
+ *   - transport.threads server threads take requests from the queue and
+ *     answer them; each is an aux worker (its own buffer and io_uring), so
+ *     it can fetch through the cache like a FUSE worker. PINGs go to a
+ *     queue of their own served by one more thread, so a node whose servers
+ *     are all waiting on their parents still shows it is alive.
+ *   - callers (FUSE workers, server threads, the control thread) send a
+ *     request and sleep on their struct call until the response arrives or
+ *     the timeout passes.
+ *
+ * Failure: a peer that does not answer within transport.timeout is pinged;
+ * if it answers the ping it is busy, not gone, and the caller waits on (up
+ * to CALL_MAX_SLICES timeouts). A peer that does not answer the ping, or
+ * whose messages fail, is marked dead for a backoff that doubles up to
+ * 30 s, and logged once. The request then goes to the next ancestor, the
+ * owner root, the other roots, and at last the backing store: failovers
+ * are counted in failover.count. A peer that has never answered yet may be
+ * starting: sends to it are retried with backoff until the timeout.
+ *
+ * Data modes: rpc puts block bytes in the READ response; rma puts the
+ * address and key of a registered buffer holding them, which the child
+ * reads with fab_read() and then RELEASEs. A buffer whose RELEASE never
+ * comes is taken back once RMA_HOLD_SLICES timeouts have passed.
+ *
+ * Authentication: every message carries an HMAC tag over header and body
+ * (io/wire.c); one that does not verify is dropped and counted
+ * (auth.failures). RMA data moves outside messages and is not covered.
+ *
+ * Shutdown: peers_stop() stops the servers (queued requests are dropped),
+ * fails the calls in flight, closes the transport (which joins the
+ * progress thread) and frees the rest.
+ *
+ * Locks: ps->lock protects the call table and the peers' liveness; ps->qlock
+ * the request queues; ps->rlock the RMA buffers. None is held across a
+ * transport call, and none nests in another.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "canopyd_i.h"
+#include "fabric.h"
+#include "io.h"
+#include "tree.h"
+#include "wire.h"
+
+#define CALL_BUCKETS 256
+#define CALL_MAX_SLICES 30 /* a busy peer is waited on this many timeouts */
+#define RMA_HOLD_SLICES 8  /* an unreleased RMA buffer is kept this long */
+#define QUEUE_MAX 4096	   /* queued requests beyond this are dropped */
+#define DEAD_BACKOFF_MAX_NS (30ULL * 1000000000ULL)
+#define LIST_MSG_MAX (1u << 20)
+#define MAX_CANDIDATES 64
+
+struct peer {
+	uint32_t idx;
+	const struct conf_node *cn;
+	/* fields below are protected by ps->lock */
+	bool have_addr;
+	uint64_t addr;
+	bool seen;	     /* has answered at least once */
+	uint64_t dead_until; /* ns; skipped until then */
+	unsigned fails;	     /* failures in a row */
+	bool warned;	     /* "does not answer" logged */
+};
+
+struct call {
+	struct call *next; /* in the call table; protected by ps->lock */
+	uint64_t id;
+	uint32_t to;
+	uint8_t want; /* response type */
+	bool done;
+	void *resp; /* the response, a kept receive buffer */
+	size_t resp_len;
+	struct wire_hdr rh;
+	pthread_cond_t cond;
+};
+
+struct srv_req {
+	struct srv_req *next;
+	void *buf; /* kept receive buffer */
+	size_t len;
+	struct wire_hdr h;
+};
+
+struct rq {
+	struct srv_req *head, **tail;
+	size_t len;
+};
+
+struct rma_buf {
+	void *p;
+	struct fab_mr *mr;
+	/* fields below are protected by ps->rlock */
+	bool busy;
+	uint64_t cookie;
+	uint64_t expires;
+};
+
+struct peers {
+	struct canopy *cp;
+	struct fab *fab;
+	struct tree *tree;
+	struct wire_key key;
+	uint32_t self, n;
+	struct peer *peer;
+	bool rma, block_placement;
+	uint64_t timeout_ns;
+	int timeout_ms;
+	uint64_t bs;
+	size_t max_msg;
+	atomic_uint_fast64_t next_id;
+
+	pthread_mutex_t lock;
+	struct call *calls[CALL_BUCKETS]; /* protected by lock */
+
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct rq q, pings; /* protected by qlock */
+	bool stopping;	    /* protected by qlock */
+
+	unsigned nsrv;
+	struct worker *srv; /* [nsrv + 1]: the last one answers pings */
+	pthread_t *tids;
+	unsigned started;
+
+	pthread_mutex_t rlock;
+	pthread_cond_t rcond;
+	struct rma_buf *rbuf;
+	size_t nrbuf;
+	uint64_t next_cookie; /* protected by rlock */
+
+	pthread_mutex_t mrlock;
+	struct fab_mr *
+	    *mrs; /* worker buffers registered; protected by mrlock */
+	size_t nmrs;
+};
+
+/* ---- helpers --------------------------------------------------------------
+ */
+
+static uint64_t deadline_in(uint64_t ns)
+{
+	return now_ns() + ns;
+}
+
+static void abstime(uint64_t deadline_ns, struct timespec *ts)
+{
+	/* now_ns() is CLOCK_MONOTONIC; condvars are set up to match */
+	ts->tv_sec = deadline_ns / 1000000000ULL;
+	ts->tv_nsec = deadline_ns % 1000000000ULL;
+}
+
+static void cond_init_mono(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+}
+
+static void attr_to_wire(struct wire_attr *a, const struct statx *s)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = s->stx_ino;
+	a->size = s->stx_size;
+	a->blocks = s->stx_blocks;
+	a->dev = makedev(s->stx_dev_major, s->stx_dev_minor);
+	a->rdev = makedev(s->stx_rdev_major, s->stx_rdev_minor);
+	a->atime_ns = s->stx_atime.tv_sec * 1000000000LL + s->stx_atime.tv_nsec;
+	a->mtime_ns = s->stx_mtime.tv_sec * 1000000000LL + s->stx_mtime.tv_nsec;
+	a->ctime_ns = s->stx_ctime.tv_sec * 1000000000LL + s->stx_ctime.tv_nsec;
+	a->mode = s->stx_mode;
+	a->nlink = s->stx_nlink;
+	a->uid = s->stx_uid;
+	a->gid = s->stx_gid;
+	a->blksize = s->stx_blksize;
+}
+
+static void ts_from_ns(struct statx_timestamp *t, int64_t ns)
+{
+	int64_t sec = ns / 1000000000LL, rem = ns % 1000000000LL;
+
+	if (rem < 0) {
+		rem += 1000000000LL;
+		sec--;
+	}
+	t->tv_sec = sec;
+	t->tv_nsec = (uint32_t)rem;
+}
+
+static void attr_from_wire(struct statx *s, const struct wire_attr *a)
+{
+	memset(s, 0, sizeof(*s));
+	s->stx_mask = STATX_BASIC_STATS;
+	s->stx_ino = a->ino;
+	s->stx_size = a->size;
+	s->stx_blocks = a->blocks;
+	s->stx_dev_major = major(a->dev);
+	s->stx_dev_minor = minor(a->dev);
+	s->stx_rdev_major = major(a->rdev);
+	s->stx_rdev_minor = minor(a->rdev);
+	ts_from_ns(&s->stx_atime, a->atime_ns);
+	ts_from_ns(&s->stx_mtime, a->mtime_ns);
+	ts_from_ns(&s->stx_ctime, a->ctime_ns);
+	s->stx_mode = (uint16_t)a->mode;
+	s->stx_nlink = a->nlink;
+	s->stx_uid = a->uid;
+	s->stx_gid = a->gid;
+	s->stx_blksize = a->blksize;
+}
+
+static void hdr_init(struct peers *ps, struct wire_hdr *h, uint8_t type,
+		     uint64_t id)
+{
+	memset(h, 0, sizeof(*h));
+	h->magic = WIRE_MAGIC;
+	h->version = WIRE_VERSION;
+	h->type = type;
+	h->req_id = id;
+	h->src = ps->self;
+}
+
+static const char *peer_name(const struct peers *ps, uint32_t i)
+{
+	return ps->cp->conf->nodes[i].name;
+}
+
+/* ---- liveness ------------------------------------------------------------ */
+
+static bool peer_dead(struct peers *ps, uint32_t i)
+{
+	bool dead;
+
+	pthread_mutex_lock(&ps->lock);
+	dead = now_ns() < ps->peer[i].dead_until;
+	pthread_mutex_unlock(&ps->lock);
+	return dead;
+}
+
+static void peer_failed(struct peers *ps, uint32_t i, int err)
+{
+	struct peer *p = &ps->peer[i];
+	uint64_t backoff;
+	bool warn;
+
+	pthread_mutex_lock(&ps->lock);
+	if (p->fails < 16)
+		p->fails++;
+	backoff = 500000000ULL << (p->fails - 1);
+	if (backoff > DEAD_BACKOFF_MAX_NS)
+		backoff = DEAD_BACKOFF_MAX_NS;
+	p->dead_until = now_ns() + backoff;
+	warn = !p->warned;
+	p->warned = true;
+	pthread_mutex_unlock(&ps->lock);
+	if (warn)
+		log_warn("peer %s (%s) does not answer (%s): requests go "
+			 "around it",
+			 p->cn->name, p->cn->addrs[0], strerror(-err));
+}
+
+static void peer_answered(struct peers *ps, uint32_t i)
+{
+	struct peer *p = &ps->peer[i];
+	bool back;
+
+	pthread_mutex_lock(&ps->lock);
+	back = p->warned;
+	p->seen = true;
+	p->fails = 0;
+	p->dead_until = 0;
+	p->warned = false;
+	pthread_mutex_unlock(&ps->lock);
+	if (back)
+		log_notice("peer %s (%s) answers again", p->cn->name,
+			   p->cn->addrs[0]);
+}
+
+static int peer_addr(struct peers *ps, uint32_t i, uint64_t *addr)
+{
+	struct peer *p = &ps->peer[i];
+	uint64_t a;
+	int ret;
+
+	pthread_mutex_lock(&ps->lock);
+	if (p->have_addr) {
+		*addr = p->addr;
+		pthread_mutex_unlock(&ps->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&ps->lock);
+	ret = fab_peer(ps->fab, p->cn->host, p->cn->port, &a);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&ps->lock);
+	p->addr = a;
+	p->have_addr = true;
+	pthread_mutex_unlock(&ps->lock);
+	*addr = a;
+	return 0;
+}
+
+/* ---- calls --------------------------------------------------------------- */
+
+static struct call **bucket(struct peers *ps, uint64_t id)
+{
+	return &ps->calls[id % CALL_BUCKETS];
+}
+
+static void call_unlink_locked(struct peers *ps, struct call *c)
+{
+	struct call **pp;
+
+	for (pp = bucket(ps, c->id); *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			return;
+		}
+}
+
+static uint8_t response_type(uint8_t req)
+{
+	switch (req) {
+	case WIRE_PING:
+		return WIRE_PONG;
+	case WIRE_STAT_REQ:
+		return WIRE_STAT_RESP;
+	case WIRE_LIST_REQ:
+		return WIRE_LIST_RESP;
+	case WIRE_READLINK_REQ:
+		return WIRE_READLINK_RESP;
+	case WIRE_READ_REQ:
+		return WIRE_READ_RESP;
+	default:
+		return 0;
+	}
+}
+
+static bool is_transport_err(int err)
+{
+	return err == -ETIMEDOUT || err == -ECONNREFUSED ||
+	       err == -ECONNRESET || err == -EHOSTUNREACH ||
+	       err == -ENETUNREACH || err == -EPIPE || err == -ENOTCONN ||
+	       err == -ECONNABORTED || err == -EHOSTDOWN || err == -EIO ||
+	       err == -ECANCELED || err == -EAGAIN;
+}
+
+/* The request id sits at byte 8 of the header, little-endian (wire.h). */
+static void set_req_id(void *buf, uint64_t id)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		((uint8_t *)buf)[8 + i] = (uint8_t)(id >> (8 * i));
+}
+
+/*
+ * Register @c and send a copy of @msg (@len bytes, a request whose type is
+ * byte 5) to peer @to. A peer never seen yet may be starting: a send that
+ * fails is retried with backoff, for one timeout at most. On error @c is
+ * not registered.
+ */
+static int call_send(struct peers *ps, uint32_t to, const void *msg, size_t len,
+		     struct call *c)
+{
+	uint64_t deadline = deadline_in(ps->timeout_ns), addr;
+	useconds_t wait_us = 10000;
+	bool seen;
+	void *buf;
+	int ret;
+
+	ret = peer_addr(ps, to, &addr);
+	if (ret)
+		return ret;
+	c->to = to;
+	c->want = response_type(((const uint8_t *)msg)[5]);
+	c->done = false;
+	c->resp = NULL;
+	for (;;) {
+		buf = fab_msg_alloc(ps->fab, len);
+		if (!buf)
+			return -ENOMEM;
+		memcpy(buf, msg, len);
+		c->id = atomic_fetch_add(&ps->next_id, 1);
+		set_req_id(buf, c->id);
+		wire_seal(buf, len, &ps->key);
+
+		pthread_mutex_lock(&ps->lock);
+		c->next = *bucket(ps, c->id);
+		*bucket(ps, c->id) = c;
+		pthread_mutex_unlock(&ps->lock);
+
+		ret = fab_send(ps->fab, addr, buf, len, ps->timeout_ms);
+		if (!ret) {
+			STAT_INC(peer_requests_out);
+			return 0;
+		}
+		pthread_mutex_lock(&ps->lock);
+		call_unlink_locked(ps, c);
+		seen = ps->peer[to].seen;
+		pthread_mutex_unlock(&ps->lock);
+		if (seen || now_ns() + wait_us * 1000ULL >= deadline)
+			return ret;
+		/* not up yet: wait, bounded, for it to start */
+		usleep(wait_us);
+		if (wait_us < 200000)
+			wait_us *= 2;
+	}
+}
+
+/* Wait up to @ns for @c's response; true if it came. */
+static bool call_wait(struct peers *ps, struct call *c, uint64_t ns)
+{
+	struct timespec ts;
+	bool done;
+
+	abstime(deadline_in(ns), &ts);
+	pthread_mutex_lock(&ps->lock);
+	while (!c->done &&
+	       pthread_cond_timedwait(&c->cond, &ps->lock, &ts) != ETIMEDOUT)
+		;
+	done = c->done;
+	pthread_mutex_unlock(&ps->lock);
+	return done;
+}
+
+/* Give up on @c; true if its response came after all. */
+static bool call_cancel(struct peers *ps, struct call *c)
+{
+	bool done;
+
+	pthread_mutex_lock(&ps->lock);
+	done = c->done;
+	if (!done)
+		call_unlink_locked(ps, c);
+	pthread_mutex_unlock(&ps->lock);
+	return done;
+}
+
+static int ping(struct peers *ps, uint32_t to)
+{
+	uint8_t msg[WIRE_HDR_LEN];
+	struct wire_hdr h;
+	struct call c;
+	ssize_t len;
+	int ret;
+
+	hdr_init(ps, &h, WIRE_PING, 0);
+	len = wire_encode_ping(msg, sizeof(msg), &h);
+	if (len < 0)
+		return (int)len;
+	cond_init_mono(&c.cond);
+	ret = call_send(ps, to, msg, len, &c);
+	if (!ret && !call_wait(ps, &c, ps->timeout_ns) && !call_cancel(ps, &c))
+		ret = -ETIMEDOUT;
+	pthread_cond_destroy(&c.cond);
+	if (!ret)
+		fab_recv_done(ps->fab, c.resp);
+	return ret;
+}
+
+/*
+ * A whole request to peer @to; waits on while the peer answers pings. On
+ * success *resp is the response (a receive buffer: give it back with
+ * fab_recv_done()) and *body, *body_len its body.
+ */
+static int call(struct peers *ps, uint32_t to, const void *msg, size_t len,
+		void **resp, struct wire_hdr *rh, const void **body,
+		size_t *body_len)
+{
+	unsigned slice;
+	struct call c;
+	int ret;
+
+	cond_init_mono(&c.cond);
+	ret = call_send(ps, to, msg, len, &c);
+	for (slice = 0; !ret; slice++) {
+		if (call_wait(ps, &c, ps->timeout_ns))
+			break;
+		/* no answer yet: gone, or busy? */
+		if (slice + 1 >= CALL_MAX_SLICES || ping(ps, to)) {
+			if (!call_cancel(ps, &c))
+				ret = -ETIMEDOUT;
+			break;
+		}
+	}
+	pthread_cond_destroy(&c.cond);
+	if (ret) {
+		peer_failed(ps, to, ret);
+		return ret;
+	}
+	peer_answered(ps, to);
+	*resp = c.resp;
+	*rh = c.rh;
+	*body = (const uint8_t *)c.resp + WIRE_HDR_LEN;
+	*body_len = c.resp_len - WIRE_HDR_LEN;
+	return 0;
+}
+
+/* ---- routing ------------------------------------------------------------- */
+
+/*
+ * The peers to ask for an object of tree @tr, in order: the ancestors, then
+ * the other roots. Returns how many; 0 when this node is @tr's root.
+ */
+static size_t route(struct peers *ps, uint32_t tr, uint32_t *cand, size_t max)
+{
+	size_t n = 0, i;
+	uint32_t r, t;
+	int64_t p;
+
+	if (tree_root(ps->tree, tr) == ps->self)
+		return 0;
+	for (p = tree_parent(ps->tree, tr, ps->self); p >= 0 && n < max;
+	     p = tree_parent(ps->tree, tr, (uint32_t)p))
+		cand[n++] = (uint32_t)p;
+	for (t = 1; t < tree_count(ps->tree) && n < max; t++) {
+		r = tree_root(ps->tree, (tr + t) % tree_count(ps->tree));
+		if (r == ps->self)
+			continue;
+		for (i = 0; i < n && cand[i] != r; i++)
+			;
+		if (i == n)
+			cand[n++] = r;
+	}
+	return n;
+}
+
+/* Errors that say the peer could not answer, not what the answer is. */
+static bool err_is_peer_side(int err)
+{
+	return is_transport_err(err) || err == -EPERM || err == -ENOMEM ||
+	       err == -EBUSY || err == -ENOSPC || err == -EPROTO ||
+	       err == -EBADMSG || err == -EREMOTE;
+}
+
+/* Decode the answer of peer @from; see ask(). */
+typedef int (*answer_fn)(struct peers *ps, uint32_t from,
+			 const struct wire_hdr *rh, const void *body,
+			 size_t len, void *arg);
+
+/*
+ * Ask the peers on @tr's route in turn, starting over from the first that
+ * is alive. @answer decodes the response (returns the owner's answer, or
+ * -EPROTO if it cannot be read). Returns what the answer says, or -EREMOTE
+ * when this node must ask the backing store.
+ */
+static int ask(struct peers *ps, uint32_t tr, const void *msg, size_t len,
+	       answer_fn answer, void *arg)
+{
+	uint32_t cand[MAX_CANDIDATES];
+	size_t n = route(ps, tr, cand, MAX_CANDIDATES), i;
+	struct wire_hdr rh;
+	const void *body;
+	size_t body_len;
+	void *resp;
+	int ret;
+
+	if (!n)
+		return -EREMOTE;
+	for (i = 0; i < n; i++) {
+		if (peer_dead(ps, cand[i]))
+			continue;
+		ret = call(ps, cand[i], msg, len, &resp, &rh, &body, &body_len);
+		if (ret)
+			continue;
+		ret = answer(ps, cand[i], &rh, body, body_len, arg);
+		fab_recv_done(ps->fab, resp);
+		if (!err_is_peer_side(ret)) {
+			if (i)
+				STAT_INC(failover_count);
+			return ret;
+		}
+	}
+	STAT_INC(failover_count);
+	log_warn_rl("no peer on the way to root %s answered: reading the "
+		    "backing store",
+		    peer_name(ps, tree_root(ps->tree, tr)));
+	return -EREMOTE;
+}
+
+/* The tree of a file's data (placement file), or of a directory's listing
+ * and the attributes of its entries. */
+static uint32_t owner_of_path(struct peers *ps, const char *path)
+{
+	return tree_owner_file(ps->tree, path, strlen(path));
+}
+
+bool peers_owns(struct canopy *cp, const char *path)
+{
+	struct peers *ps = cp->peers;
+
+	if (!ps)
+		return true;
+	/* with block placement no node owns all of a file */
+	return !ps->block_placement &&
+	       tree_root(ps->tree, owner_of_path(ps, path)) == ps->self;
+}
+
+/* ---- client: metadata ---------------------------------------------------- */
+
+static int stat_answer(struct peers *ps, uint32_t from,
+		       const struct wire_hdr *rh, const void *body, size_t len,
+		       void *arg)
+{
+	struct wire_stat_resp m;
+
+	if (wire_decode_stat_resp(body, len, &m))
+		return -EPROTO;
+	if (!m.err)
+		attr_from_wire(arg, &m.attr);
+	return m.err;
+}
+
+int peers_stat(struct worker *w, const char *dir, const char *path,
+	       struct statx *stx)
+{
+	struct peers *ps = w->cp->peers;
+	uint8_t msg[WIRE_HDR_LEN + WIRE_PATH_MAX + 16];
+	struct wire_path_msg *m;
+	struct wire_hdr h;
+	ssize_t len;
+	int ret;
+
+	if (!ps)
+		return -EREMOTE;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	hdr_init(ps, &h, WIRE_STAT_REQ, 0);
+	len = wire_encode_stat_req(msg, sizeof(msg), &h, m);
+	free(m);
+	if (len < 0)
+		return (int)len;
+	ret = ask(ps, owner_of_path(ps, dir), msg, len, stat_answer, stx);
+	return ret;
+}
+
+struct link_arg {
+	char *buf;
+	size_t len;
+	ssize_t n;
+};
+
+static int link_answer(struct peers *ps, uint32_t from,
+		       const struct wire_hdr *rh, const void *body, size_t len,
+		       void *arg)
+{
+	struct wire_readlink_resp *m = malloc(sizeof(*m));
+	struct link_arg *la = arg;
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	ret = wire_decode_readlink_resp(body, len, m) ? -EPROTO : m->err;
+	if (!ret) {
+		size_t n = strlen(m->target);
+
+		la->n = n < la->len ? (ssize_t)n : (ssize_t)la->len;
+		memcpy(la->buf, m->target, la->n);
+	}
+	free(m);
+	return ret;
+}
+
+ssize_t peers_readlink(struct worker *w, const char *dir, const char *path,
+		       char *buf, size_t len)
+{
+	struct peers *ps = w->cp->peers;
+	uint8_t msg[WIRE_HDR_LEN + WIRE_PATH_MAX + 16];
+	struct link_arg la = {buf, len, 0};
+	struct wire_path_msg *m;
+	struct wire_hdr h;
+	ssize_t mlen;
+	int ret;
+
+	if (!ps)
+		return -EREMOTE;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	hdr_init(ps, &h, WIRE_READLINK_REQ, 0);
+	mlen = wire_encode_readlink_req(msg, sizeof(msg), &h, m);
+	free(m);
+	if (mlen < 0)
+		return mlen;
+	ret = ask(ps, owner_of_path(ps, dir), msg, mlen, link_answer, &la);
+	return ret ? ret : la.n;
+}
+
+struct list_arg {
+	struct meta_list *l;
+	size_t cap;
+	bool more;
+};
+
+static int list_answer(struct peers *ps, uint32_t from,
+		       const struct wire_hdr *rh, const void *body, size_t len,
+		       void *arg)
+{
+	struct wire_list_ent *ent = malloc(sizeof(*ent));
+	struct list_arg *la = arg;
+	struct wire_list_dec d;
+	int ret;
+
+	if (!ent)
+		return -ENOMEM;
+	if (wire_list_decode(body, len, &d)) {
+		free(ent);
+		return -EPROTO;
+	}
+	ret = d.err;
+	la->more = d.more;
+	while (!ret && (ret = wire_list_next(&d, ent)) == 1) {
+		struct meta_list *l = la->l;
+		struct meta_dent *md;
+
+		ret = 0;
+		if (l->n == la->cap) {
+			size_t ncap = la->cap ? la->cap * 2 : 64;
+			struct meta_dent *ne =
+			    realloc(l->ents, ncap * sizeof(*ne));
+
+			if (!ne) {
+				ret = -ENOMEM;
+				break;
+			}
+			l->ents = ne;
+			la->cap = ncap;
+		}
+		md = &l->ents[l->n];
+		memset(md, 0, sizeof(*md));
+		md->name = strdup(ent->name);
+		if (!md->name) {
+			ret = -ENOMEM;
+			break;
+		}
+		md->type = ent->type;
+		md->err = ent->err;
+		if (!ent->err)
+			attr_from_wire(&md->stx, &ent->attr);
+		l->n++;
+	}
+	if (ret < 0 && ret != d.err)
+		ret = ret == -ENOMEM ? -ENOMEM : -EPROTO;
+	free(ent);
+	return ret;
+}
+
+int peers_list(struct worker *w, const char *path, struct meta_list **out)
+{
+	struct peers *ps = w->cp->peers;
+	uint8_t msg[WIRE_HDR_LEN + WIRE_PATH_MAX + 16];
+	struct list_arg la = {0};
+	struct wire_list_req *m;
+	struct wire_hdr h;
+	uint32_t tr;
+	ssize_t len;
+	int ret;
+
+	if (!ps)
+		return -EREMOTE;
+	tr = owner_of_path(ps, path);
+	if (tree_root(ps->tree, tr) == ps->self)
+		return -EREMOTE;
+	m = malloc(sizeof(*m));
+	la.l = calloc(1, sizeof(*la.l));
+	if (!m || !la.l) {
+		free(m);
+		free(la.l);
+		return -ENOMEM;
+	}
+	atomic_init(&la.l->refs, 1);
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	do {
+		m->start = (uint32_t)la.l->n;
+		hdr_init(ps, &h, WIRE_LIST_REQ, 0);
+		len = wire_encode_list_req(msg, sizeof(msg), &h, m);
+		if (len < 0) {
+			ret = (int)len;
+			break;
+		}
+		la.more = false;
+		ret = ask(ps, tr, msg, len, list_answer, &la);
+	} while (!ret && la.more);
+	free(m);
+	if (ret) {
+		meta_list_put(la.l);
+		return ret;
+	}
+	*out = la.l;
+	return 0;
+}
+
+/* ---- client: blocks ------------------------------------------------------ */
+
+struct read_arg {
+	struct worker *w;
+	struct cache_obj *o;
+	uint64_t off, len;
+};
+
+static struct fab_mr *worker_mr(struct peers *ps, struct worker *w)
+{
+	struct fab_mr **mrs;
+
+	if (w->mr)
+		return w->mr;
+	if (fab_mr_reg(ps->fab, w->buf, w->buf_len, false, &w->mr))
+		return NULL;
+	pthread_mutex_lock(&ps->mrlock);
+	mrs = realloc(ps->mrs, (ps->nmrs + 1) * sizeof(*mrs));
+	if (mrs) {
+		ps->mrs = mrs;
+		ps->mrs[ps->nmrs++] = w->mr;
+	}
+	pthread_mutex_unlock(&ps->mrlock);
+	if (!mrs) {
+		fab_mr_close(w->mr);
+		w->mr = NULL;
+	}
+	return w->mr;
+}
+
+static void send_release(struct peers *ps, uint32_t to, uint64_t cookie)
+{
+	struct wire_release rel = {.cookie = cookie};
+	struct wire_hdr h;
+	uint64_t addr;
+	ssize_t len;
+	void *buf;
+
+	if (peer_addr(ps, to, &addr))
+		return;
+	buf = fab_msg_alloc(ps->fab, WIRE_HDR_LEN + 64);
+	if (!buf)
+		return;
+	hdr_init(ps, &h, WIRE_RELEASE, 0);
+	len = wire_encode_release(buf, WIRE_HDR_LEN + 64, &h, &rel);
+	if (len < 0) {
+		fab_msg_free(ps->fab, buf);
+		return;
+	}
+	wire_seal(buf, len, &ps->key);
+	fab_send(ps->fab, addr, buf, len, ps->timeout_ms);
+}
+
+static ssize_t write_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
+				   off + done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += n;
+	}
+	return done;
+}
+
+static int read_answer(struct peers *ps, uint32_t from,
+		       const struct wire_hdr *rh, const void *body, size_t len,
+		       void *arg)
+{
+	struct read_arg *ra = arg;
+	struct worker *w = ra->w;
+	struct wire_read_resp m;
+	const void *data;
+	struct fab_mr *mr;
+	uint64_t addr;
+	ssize_t n;
+	int ret, cfd;
+
+	if (wire_decode_read_resp(body, len, rh->flags, &m))
+		return -EPROTO;
+	if (m.err)
+		return m.err;
+	if (m.len != ra->len)
+		return -EPROTO;
+	cfd = cache_obj_fd(ra->o);
+	if (cfd < 0)
+		return -EBADF;
+	if (!(rh->flags & WIRE_F_RMA)) {
+		data = m.data;
+	} else {
+		/* rma: read the parent's buffer, then let it go */
+		mr = worker_mr(ps, w);
+		ret = mr ? peer_addr(ps, from, &addr) : -ENOMEM;
+		if (!ret)
+			ret = fab_read(ps->fab, addr, w->buf, m.len, mr, m.addr,
+				       m.key, ps->timeout_ms);
+		send_release(ps, from, m.cookie);
+		if (ret)
+			return ret == -ETIMEDOUT ? ret : -EIO;
+		data = w->buf;
+	}
+	n = data == w->buf ? uring_write(w->ring, cfd, data, m.len, ra->off)
+			   : write_all(cfd, data, m.len, ra->off);
+	if (n < 0) {
+		log_warn_rl("cache write %s: %s", cache_obj_path(ra->o),
+			    strerror((int)-n));
+		return (int)n == -ENOSPC ? -ENOSPC : -EIO;
+	}
+	STAT_ADD(peer_bytes_in, m.len);
+	STAT_ADD(bytes_from_peers, m.len);
+	return 0;
+}
+
+int peers_fetch_block(struct worker *w, struct cache_obj *o, uint64_t b,
+		      uint64_t len)
+{
+	struct peers *ps = w->cp->peers;
+	const struct ident *id = cache_obj_ident(o);
+	const char *path = cache_obj_path(o);
+	struct wire_read_req *m;
+	struct read_arg ra;
+	struct wire_hdr h;
+	uint32_t tr;
+	ssize_t mlen;
+	void *msg;
+	int ret;
+
+	if (!ps)
+		return -EREMOTE;
+	if (ps->block_placement)
+		tr = tree_owner_block(ps->tree, path, strlen(path), b);
+	else
+		tr = owner_of_path(ps, path);
+	if (tree_root(ps->tree, tr) == ps->self)
+		return -EREMOTE;
+	m = malloc(sizeof(*m));
+	msg = malloc(WIRE_HDR_LEN + sizeof(*m));
+	if (!m || !msg) {
+		free(m);
+		free(msg);
+		return -ENOMEM;
+	}
+	memset(m, 0, sizeof(*m));
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	m->id.dev = id->dev;
+	m->id.ino = id->ino;
+	m->id.size = id->size;
+	m->id.mtime_ns = id->mtime_ns;
+	m->id.ctime_ns = id->ctime_ns;
+	m->block = b;
+	m->block_size = (uint32_t)ps->bs;
+	hdr_init(ps, &h, WIRE_READ_REQ, 0);
+	if (ps->rma)
+		h.flags = WIRE_F_RMA;
+	mlen = wire_encode_read_req(msg, WIRE_HDR_LEN + sizeof(*m), &h, m);
+	free(m);
+	if (mlen < 0) {
+		free(msg);
+		return (int)mlen;
+	}
+	ra = (struct read_arg){.w = w, .o = o, .off = b * ps->bs, .len = len};
+	ret = ask(ps, tr, msg, mlen, read_answer, &ra);
+	free(msg);
+	return ret;
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+static bool is_request(uint8_t type)
+{
+	return response_type(type) != 0;
+}
+
+static void rma_release(struct peers *ps, uint64_t cookie);
+
+static bool deliver(struct peers *ps, const struct wire_hdr *h, void *buf,
+		    size_t len)
+{
+	struct call *c;
+
+	pthread_mutex_lock(&ps->lock);
+	for (c = *bucket(ps, h->req_id); c; c = c->next)
+		if (c->id == h->req_id)
+			break;
+	if (!c || c->to != h->src || c->want != h->type) {
+		pthread_mutex_unlock(&ps->lock);
+		STAT_INC(peer_late);
+		return false;
+	}
+	call_unlink_locked(ps, c);
+	c->resp = buf;
+	c->resp_len = len;
+	c->rh = *h;
+	c->done = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&ps->lock);
+	return true;
+}
+
+static bool enqueue(struct peers *ps, const struct wire_hdr *h, void *buf,
+		    size_t len)
+{
+	struct srv_req *r = malloc(sizeof(*r));
+	struct rq *q;
+
+	if (!r)
+		return false;
+	r->next = NULL;
+	r->buf = buf;
+	r->len = len;
+	r->h = *h;
+	pthread_mutex_lock(&ps->qlock);
+	q = h->type == WIRE_PING ? &ps->pings : &ps->q;
+	if (ps->stopping || q->len >= QUEUE_MAX) {
+		pthread_mutex_unlock(&ps->qlock);
+		free(r);
+		STAT_INC(peer_dropped);
+		log_warn_rl("peer request queue full: requests dropped");
+		return false;
+	}
+	*q->tail = r;
+	q->tail = &r->next;
+	q->len++;
+	pthread_cond_broadcast(&ps->qcond);
+	pthread_mutex_unlock(&ps->qlock);
+	return true;
+}
+
+/* The transport's progress thread: check, then hand over. Never blocks. */
+static bool on_recv(void *arg, void *buf, size_t len)
+{
+	struct peers *ps = arg;
+	struct wire_release rel;
+	struct wire_hdr h;
+	int ret;
+
+	ret = wire_decode_hdr(buf, len, &h);
+	if (ret) {
+		STAT_INC(peer_malformed);
+		log_warn_rl("dropped a malformed message of %zu bytes: %s", len,
+			    strerror(-ret));
+		return false;
+	}
+	if (wire_verify(buf, len, &ps->key)) {
+		STAT_INC(auth_failures);
+		log_warn_rl("dropped a %s message that failed authentication",
+			    wire_type_name(h.type));
+		return false;
+	}
+	if (h.src >= ps->n || h.src == ps->self) {
+		STAT_INC(peer_malformed);
+		log_warn_rl("dropped a message from node index %" PRIu32
+			    " (not a peer)",
+			    h.src);
+		return false;
+	}
+	if (h.type == WIRE_RELEASE) {
+		if (!wire_decode_release((uint8_t *)buf + WIRE_HDR_LEN,
+					 h.body_len, &rel))
+			rma_release(ps, rel.cookie);
+		else
+			STAT_INC(peer_malformed);
+		return false;
+	}
+	if (is_request(h.type))
+		return enqueue(ps, &h, buf, len);
+	return deliver(ps, &h, buf, len);
+}
+
+/* ---- serving ------------------------------------------------------------- */
+
+/* Send a response built in @buf (from fab_msg_alloc) to @to. */
+static void respond(struct peers *ps, uint32_t to, void *buf, ssize_t len)
+{
+	uint64_t addr;
+	int ret;
+
+	if (len < 0) {
+		log_warn_rl("cannot encode a response: %s",
+			    strerror((int)-len));
+		fab_msg_free(ps->fab, buf);
+		return;
+	}
+	wire_seal(buf, len, &ps->key);
+	ret = peer_addr(ps, to, &addr);
+	if (ret) {
+		fab_msg_free(ps->fab, buf);
+		return;
+	}
+	ret = fab_send(ps->fab, addr, buf, len, ps->timeout_ms);
+	if (ret)
+		log_warn_rl("response to %s: %s", peer_name(ps, to),
+			    strerror(-ret));
+}
+
+/* Is @path one this node may answer for (inside the exports)? */
+static bool path_allowed(struct peers *ps, const char *path)
+{
+	if (view_classify(&ps->cp->view, path) == VIEW_REAL)
+		return true;
+	STAT_INC(peer_refused);
+	log_warn_rl("refused a request for %s: outside the exports", path);
+	return false;
+}
+
+static void serve_ping(struct peers *ps, const struct srv_req *r)
+{
+	struct wire_hdr h;
+	void *buf = fab_msg_alloc(ps->fab, WIRE_HDR_LEN);
+
+	if (!buf)
+		return;
+	hdr_init(ps, &h, WIRE_PONG, r->h.req_id);
+	respond(ps, r->h.src, buf, wire_encode_pong(buf, WIRE_HDR_LEN, &h));
+}
+
+static void serve_stat(struct peers *ps, struct worker *w,
+		       const struct srv_req *r, const void *body)
+{
+	struct wire_path_msg *m = malloc(sizeof(*m));
+	struct wire_stat_resp resp = {0};
+	size_t cap = WIRE_HDR_LEN + 256;
+	struct statx stx;
+	struct wire_hdr h;
+	void *buf;
+
+	if (!m)
+		return;
+	if (wire_decode_path_msg(body, r->h.body_len, m)) {
+		STAT_INC(peer_malformed);
+		free(m);
+		return;
+	}
+	if (!path_allowed(ps, m->path))
+		resp.err = -EPERM;
+	else
+		resp.err = meta_stat(w, m->path, &stx);
+	if (!resp.err)
+		attr_to_wire(&resp.attr, &stx);
+	free(m);
+	buf = fab_msg_alloc(ps->fab, cap);
+	if (!buf)
+		return;
+	hdr_init(ps, &h, WIRE_STAT_RESP, r->h.req_id);
+	respond(ps, r->h.src, buf, wire_encode_stat_resp(buf, cap, &h, &resp));
+}
+
+static void serve_readlink(struct peers *ps, struct worker *w,
+			   const struct srv_req *r, const void *body)
+{
+	struct wire_readlink_resp *resp = calloc(1, sizeof(*resp));
+	struct wire_path_msg *m = malloc(sizeof(*m));
+	size_t cap = WIRE_HDR_LEN + WIRE_PATH_MAX + 64;
+	struct wire_hdr h;
+	ssize_t n;
+	void *buf;
+
+	if (!m || !resp)
+		goto out;
+	if (wire_decode_path_msg(body, r->h.body_len, m)) {
+		STAT_INC(peer_malformed);
+		goto out;
+	}
+	if (!path_allowed(ps, m->path)) {
+		resp->err = -EPERM;
+	} else {
+		n = meta_readlink(w, m->path, resp->target, WIRE_PATH_MAX);
+		if (n < 0)
+			resp->err = (int)n;
+		else
+			resp->target[n] = '\0';
+	}
+	buf = fab_msg_alloc(ps->fab, cap);
+	if (!buf)
+		goto out;
+	hdr_init(ps, &h, WIRE_READLINK_RESP, r->h.req_id);
+	respond(ps, r->h.src, buf,
+		wire_encode_readlink_resp(buf, cap, &h, resp));
+out:
+	free(m);
+	free(resp);
+}
+
+static void serve_list(struct peers *ps, struct worker *w,
+		       const struct srv_req *r, const void *body)
+{
+	struct wire_list_ent *ent = malloc(sizeof(*ent));
+	struct wire_list_req *m = malloc(sizeof(*m));
+	size_t cap = ps->max_msg < LIST_MSG_MAX ? ps->max_msg : LIST_MSG_MAX;
+	struct meta_list *l = NULL;
+	struct wire_list_enc e;
+	struct wire_hdr h;
+	bool more = false;
+	size_t i;
+	void *buf = NULL;
+	int err;
+
+	if (!m || !ent)
+		goto out;
+	if (wire_decode_list_req(body, r->h.body_len, m)) {
+		STAT_INC(peer_malformed);
+		goto out;
+	}
+	err = path_allowed(ps, m->path) ? meta_list(w, m->path, &l) : -EPERM;
+	buf = fab_msg_alloc(ps->fab, cap);
+	if (!buf)
+		goto out;
+	hdr_init(ps, &h, WIRE_LIST_RESP, r->h.req_id);
+	if (wire_list_begin(&e, buf, cap, &h, err))
+		goto out;
+	for (i = m->start; l && i < l->n; i++) {
+		const struct meta_dent *d = &l->ents[i];
+
+		memset(ent, 0, sizeof(*ent));
+		snprintf(ent->name, sizeof(ent->name), "%s", d->name);
+		ent->type = d->type;
+		ent->err = d->err;
+		if (!d->err)
+			attr_to_wire(&ent->attr, &d->stx);
+		if (wire_list_add(&e, ent)) {
+			more = true;
+			break;
+		}
+	}
+	respond(ps, r->h.src, buf, wire_list_end(&e, more));
+	buf = NULL;
+out:
+	if (buf)
+		fab_msg_free(ps->fab, buf);
+	meta_list_put(l);
+	free(m);
+	free(ent);
+}
+
+/* A server thread waits for a fetch in flight synchronously. */
+struct sync_wait {
+	struct cache_wait cw;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done; /* protected by lock */
+	int err;
+};
+
+static void sync_wake(struct worker *w, struct cache_wait *cw, int err)
+{
+	struct sync_wait *sw = (struct sync_wait *)cw;
+
+	pthread_mutex_lock(&sw->lock);
+	sw->err = err;
+	sw->done = true;
+	pthread_cond_signal(&sw->cond);
+	pthread_mutex_unlock(&sw->lock);
+}
+
+/* Make the range present, waiting for fetches of other threads. */
+static int resolve_sync(struct worker *w, struct cache_obj *o, uint64_t off,
+			uint64_t len)
+{
+	struct sync_wait sw;
+	int ret;
+
+	memset(&sw, 0, sizeof(sw));
+	sw.cw.wake = sync_wake;
+	pthread_mutex_init(&sw.lock, NULL);
+	pthread_cond_init(&sw.cond, NULL);
+	for (;;) {
+		sw.done = false;
+		ret = resolve_range(w, o, off, len, &sw.cw);
+		worker_run_ready(w);
+		if (ret != CACHE_PARKED)
+			break;
+		pthread_mutex_lock(&sw.lock);
+		while (!sw.done)
+			pthread_cond_wait(&sw.cond, &sw.lock);
+		pthread_mutex_unlock(&sw.lock);
+		if (sw.err) {
+			ret = sw.err;
+			break;
+		}
+	}
+	pthread_cond_destroy(&sw.cond);
+	pthread_mutex_destroy(&sw.lock);
+	return ret;
+}
+
+static ssize_t read_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n =
+		    pread(fd, (char *)buf + done, len - done, off + done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0) {
+			/* a hole at the end of a sparse cache file */
+			memset((char *)buf + done, 0, len - done);
+			break;
+		}
+		done += n;
+	}
+	return len;
+}
+
+static struct rma_buf *rma_get(struct peers *ps)
+{
+	struct timespec ts;
+	struct rma_buf *rb = NULL;
+	uint64_t now;
+	size_t i;
+
+	abstime(deadline_in(ps->timeout_ns), &ts);
+	pthread_mutex_lock(&ps->rlock);
+	for (;;) {
+		now = now_ns();
+		for (i = 0; i < ps->nrbuf && !rb; i++)
+			if (!ps->rbuf[i].busy || ps->rbuf[i].expires < now)
+				rb = &ps->rbuf[i];
+		if (rb || pthread_cond_timedwait(&ps->rcond, &ps->rlock, &ts) ==
+			      ETIMEDOUT)
+			break;
+	}
+	if (rb) {
+		rb->busy = true;
+		rb->cookie = ++ps->next_cookie;
+		rb->expires = now + RMA_HOLD_SLICES * ps->timeout_ns;
+	}
+	pthread_mutex_unlock(&ps->rlock);
+	return rb;
+}
+
+static void rma_release(struct peers *ps, uint64_t cookie)
+{
+	size_t i;
+
+	pthread_mutex_lock(&ps->rlock);
+	for (i = 0; i < ps->nrbuf; i++)
+		if (ps->rbuf[i].busy && ps->rbuf[i].cookie == cookie) {
+			ps->rbuf[i].busy = false;
+			pthread_cond_signal(&ps->rcond);
+			break;
+		}
+	pthread_mutex_unlock(&ps->rlock);
+}
+
+static void serve_read(struct peers *ps, struct worker *w,
+		       const struct srv_req *r, const void *body)
+{
+	struct wire_read_req *m = malloc(sizeof(*m));
+	struct wire_read_resp resp = {0};
+	size_t cap = WIRE_HDR_LEN + 256, data_off = 0;
+	struct cache_obj *o = NULL;
+	struct rma_buf *rb = NULL;
+	bool opened = false;
+	struct ident id;
+	struct wire_hdr h;
+	uint64_t off = 0;
+	ssize_t len;
+	void *buf;
+	int ret;
+
+	if (!m)
+		return;
+	if (wire_decode_read_req(body, r->h.body_len, m)) {
+		STAT_INC(peer_malformed);
+		free(m);
+		return;
+	}
+	ret = path_allowed(ps, m->path) ? 0 : -EPERM;
+	if (!ret && (m->block_size != ps->bs ||
+		     m->block >= (m->id.size + ps->bs - 1) / ps->bs))
+		ret = -EINVAL;
+	if (!ret) {
+		id = (struct ident){.dev = m->id.dev,
+				    .ino = m->id.ino,
+				    .size = m->id.size,
+				    .mtime_ns = m->id.mtime_ns,
+				    .ctime_ns = m->id.ctime_ns};
+		off = m->block * ps->bs;
+		resp.len =
+		    (uint32_t)(id.size - off < ps->bs ? id.size - off : ps->bs);
+		ret = cache_obj_get(ps->cp->cache, m->path, &id, &o);
+	}
+	if (!ret) {
+		ret = cache_obj_open(o);
+		opened = !ret;
+	}
+	if (!ret)
+		ret = resolve_sync(w, o, off, resp.len);
+	if (!ret && (r->h.flags & WIRE_F_RMA))
+		rb = rma_get(ps);
+	if (!ret && !rb)
+		cap += resp.len;
+	buf = fab_msg_alloc(ps->fab, cap);
+	if (!buf)
+		goto out;
+	hdr_init(ps, &h, WIRE_READ_RESP, r->h.req_id);
+	resp.err = ret;
+	if (ret) {
+		resp.len = 0;
+		len = wire_encode_read_resp_hdr(buf, cap, &h, &resp, &data_off);
+	} else if (rb) {
+		h.flags = WIRE_F_RMA;
+		len = read_all(cache_obj_fd(o), rb->p, resp.len, off);
+		resp.addr = fab_mr_raddr(rb->mr, rb->p);
+		resp.key = fab_mr_key(rb->mr);
+		resp.cookie = rb->cookie;
+		if (len >= 0)
+			len = wire_encode_read_resp_hdr(buf, cap, &h, &resp,
+							&data_off);
+	} else {
+		len = wire_encode_read_resp_hdr(buf, cap, &h, &resp, &data_off);
+		if (len >= 0) {
+			ssize_t n =
+			    read_all(cache_obj_fd(o), (uint8_t *)buf + data_off,
+				     resp.len, off);
+			if (n < 0)
+				len = n;
+		}
+	}
+	if (!ret && len >= 0)
+		STAT_ADD(peer_bytes_out, resp.len);
+	if (len < 0 && rb)
+		rma_release(ps, rb->cookie);
+	respond(ps, r->h.src, buf, len);
+out:
+	if (opened)
+		cache_obj_close(o);
+	cache_obj_put(o);
+	free(m);
+}
+
+static void serve(struct peers *ps, struct worker *w, struct srv_req *r)
+{
+	const void *body = (uint8_t *)r->buf + WIRE_HDR_LEN;
+
+	STAT_INC(peer_requests_in);
+	switch (r->h.type) {
+	case WIRE_PING:
+		serve_ping(ps, r);
+		break;
+	case WIRE_STAT_REQ:
+		serve_stat(ps, w, r, body);
+		break;
+	case WIRE_READLINK_REQ:
+		serve_readlink(ps, w, r, body);
+		break;
+	case WIRE_LIST_REQ:
+		serve_list(ps, w, r, body);
+		break;
+	case WIRE_READ_REQ:
+		serve_read(ps, w, r, body);
+		break;
+	}
+}
+
+struct srv_arg {
+	struct peers *ps;
+	unsigned idx;
+};
+
+static void *server_main(void *arg)
+{
+	struct peers *ps = ((struct srv_arg *)arg)->ps;
+	unsigned idx = ((struct srv_arg *)arg)->idx;
+	struct worker *w = &ps->srv[idx];
+	struct rq *q = idx == ps->nsrv ? &ps->pings : &ps->q;
+	struct srv_req *r;
+
+	free(arg);
+	for (;;) {
+		pthread_mutex_lock(&ps->qlock);
+		while (!ps->stopping && !q->head)
+			pthread_cond_wait(&ps->qcond, &ps->qlock);
+		if (ps->stopping) {
+			pthread_mutex_unlock(&ps->qlock);
+			break;
+		}
+		r = q->head;
+		q->head = r->next;
+		if (!q->head)
+			q->tail = &q->head;
+		q->len--;
+		pthread_mutex_unlock(&ps->qlock);
+
+		serve(ps, w, r);
+		fab_recv_done(ps->fab, r->buf);
+		free(r);
+	}
+	return NULL;
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+static void rq_drop(struct peers *ps, struct rq *q)
+{
+	struct srv_req *r;
+
+	while ((r = q->head)) {
+		q->head = r->next;
+		fab_recv_done(ps->fab, r->buf);
+		free(r);
+	}
+	q->tail = &q->head;
+	q->len = 0;
+}
+
+static void peers_free(struct peers *ps)
+{
+	size_t i;
+
+	if (!ps)
+		return;
+	for (i = 0; i < ps->nmrs; i++)
+		fab_mr_close(ps->mrs[i]);
+	free(ps->mrs);
+	for (i = 0; i < ps->nrbuf; i++) {
+		fab_mr_close(ps->rbuf[i].mr);
+		free(ps->rbuf[i].p);
+	}
+	free(ps->rbuf);
+	fab_close(ps->fab);
+	if (ps->srv)
+		for (i = 0; i <= ps->nsrv; i++)
+			worker_teardown(&ps->srv[i]);
+	free(ps->srv);
+	free(ps->tids);
+	tree_free(ps->tree);
+	free(ps->peer);
+	pthread_mutex_destroy(&ps->lock);
+	pthread_mutex_destroy(&ps->qlock);
+	pthread_cond_destroy(&ps->qcond);
+	pthread_mutex_destroy(&ps->rlock);
+	pthread_cond_destroy(&ps->rcond);
+	pthread_mutex_destroy(&ps->mrlock);
+	free(ps);
+}
+
+static int rma_setup(struct peers *ps, char *err, size_t errlen)
+{
+	size_t i;
+	int ret;
+
+	ps->nrbuf = 2 * ps->nsrv;
+	ps->rbuf = calloc(ps->nrbuf, sizeof(*ps->rbuf));
+	if (!ps->rbuf)
+		return -ENOMEM;
+	for (i = 0; i < ps->nrbuf; i++) {
+		ps->rbuf[i].p = aligned_alloc(4096, ps->bs);
+		if (!ps->rbuf[i].p)
+			return -ENOMEM;
+		ret = fab_mr_reg(ps->fab, ps->rbuf[i].p, ps->bs, true,
+				 &ps->rbuf[i].mr);
+		if (ret) {
+			snprintf(err, errlen,
+				 "cannot register RMA buffers "
+				 "with %s: %s",
+				 fab_provider(ps->fab), strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int peers_start(struct canopy *cp, char *err, size_t errlen)
+{
+	const struct conf *conf = cp->conf;
+	const struct conf_node *me;
+	struct fab_opts fo;
+	struct peers *ps;
+	uint32_t i;
+	int ret;
+
+	if (!conf->nnodes)
+		return 0;
+	ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return -ENOMEM;
+	ps->cp = cp;
+	ps->n = (uint32_t)conf->nnodes;
+	ps->self = (uint32_t)conf->node_index;
+	ps->rma = conf->data_mode == DATA_MODE_RMA;
+	ps->block_placement = conf->placement == PLACEMENT_BLOCK;
+	ps->timeout_ns = (uint64_t)(conf->peer_timeout * 1e9);
+	if (ps->timeout_ns < 1000000)
+		ps->timeout_ns = 1000000;
+	ps->timeout_ms = (int)(ps->timeout_ns / 1000000);
+	ps->bs = cache_block_size(cp->cache);
+	ps->max_msg = ps->bs + (64 << 10);
+	ps->nsrv = conf->peer_threads ? conf->peer_threads : 1;
+	atomic_init(&ps->next_id, 1);
+	pthread_mutex_init(&ps->lock, NULL);
+	pthread_mutex_init(&ps->qlock, NULL);
+	pthread_cond_init(&ps->qcond, NULL);
+	pthread_mutex_init(&ps->rlock, NULL);
+	cond_init_mono(&ps->rcond);
+	pthread_mutex_init(&ps->mrlock, NULL);
+	ps->q.tail = &ps->q.head;
+	ps->pings.tail = &ps->pings.head;
+
+	ps->peer = calloc(ps->n, sizeof(*ps->peer));
+	if (!ps->peer) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	for (i = 0; i < ps->n; i++) {
+		ps->peer[i].idx = i;
+		ps->peer[i].cn = &conf->nodes[i];
+	}
+	ret = tree_new(ps->n, conf->fanout, conf->roots, (uint32_t)conf->nroots,
+		       &ps->tree);
+	if (ret) {
+		snprintf(err, errlen, "cannot build the trees: %s",
+			 strerror(-ret));
+		goto err_free;
+	}
+	if (conf->auth_none) {
+		wire_key_none(&ps->key);
+	} else {
+		ret = wire_key_load(conf->auth_key_file, &ps->key, err, errlen);
+		if (ret)
+			goto err_free;
+	}
+
+	me = &conf->nodes[ps->self];
+	fo = (struct fab_opts){.provider = conf->provider,
+			       .host = me->host,
+			       .port = me->port,
+			       .max_msg = ps->max_msg,
+			       .nrecv = conf->recv_buffers};
+	ret = fab_open(&fo, on_recv, ps, &ps->fab, err, errlen);
+	if (ret)
+		goto err_free;
+	if (ps->rma) {
+		ret = rma_setup(ps, err, errlen);
+		if (ret)
+			goto err_free;
+	}
+
+	ps->srv = calloc(ps->nsrv + 1, sizeof(*ps->srv));
+	ps->tids = calloc(ps->nsrv + 1, sizeof(*ps->tids));
+	if (!ps->srv || !ps->tids) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	for (i = 0; i <= ps->nsrv; i++) {
+		ps->srv[i].idx = 1000 + i;
+		ret = worker_setup_aux(cp, &ps->srv[i]);
+		if (ret) {
+			snprintf(err, errlen, "peer server %u: %s", i,
+				 strerror(-ret));
+			goto err_free;
+		}
+	}
+	cp->peers = ps;
+	for (i = 0; i <= ps->nsrv; i++) {
+		struct srv_arg *a = malloc(sizeof(*a));
+
+		if (!a) {
+			ret = -ENOMEM;
+			goto err_stop;
+		}
+		a->ps = ps;
+		a->idx = i;
+		ret = -pthread_create(&ps->tids[i], NULL, server_main, a);
+		if (ret) {
+			free(a);
+			goto err_stop;
+		}
+		ps->started++;
+	}
+	log_notice("node %s (%u of %u) listening on %s:%s through %s, %s "
+		   "data",
+		   me->name, ps->self + 1, ps->n, me->host, me->port,
+		   fab_provider(ps->fab), ps->rma ? "rma" : "rpc");
+	return 0;
+
+err_stop:
+	snprintf(err, errlen, "cannot start peer servers: %s", strerror(-ret));
+	peers_stop(cp);
+	return ret;
+err_free:
+	peers_free(ps);
+	return ret;
+}
+
+void peers_stop(struct canopy *cp)
+{
+	struct peers *ps = cp->peers;
+	unsigned i;
+
+	if (!ps)
+		return;
+	pthread_mutex_lock(&ps->qlock);
+	ps->stopping = true;
+	pthread_cond_broadcast(&ps->qcond);
+	pthread_mutex_unlock(&ps->qlock);
+	for (i = 0; i < ps->started; i++)
+		pthread_join(ps->tids[i], NULL);
+	/* nothing is queued any more: enqueue() refuses while stopping */
+	pthread_mutex_lock(&ps->qlock);
+	rq_drop(ps, &ps->q);
+	rq_drop(ps, &ps->pings);
+	pthread_mutex_unlock(&ps->qlock);
+	cp->peers = NULL;
+	peers_free(ps);
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+void peers_status(struct canopy *cp, char *buf, size_t len)
+{
+	struct peers *ps = cp->peers;
+
+	if (!ps) {
+		snprintf(buf, len, "single node");
+		return;
+	}
+	snprintf(buf, len,
+		 "node %s (%u of %u), %u root%s, fanout %u, %s "
+		 "placement, %s data over %s",
+		 peer_name(ps, ps->self), ps->self + 1, ps->n,
+		 tree_count(ps->tree), tree_count(ps->tree) == 1 ? "" : "s",
+		 tree_fanout(ps->tree), ps->block_placement ? "block" : "file",
+		 ps->rma ? "rma" : "rpc", fab_provider(ps->fab));
+}
+
+static void tree_peer(FILE *f, struct peers *ps, uint32_t i)
+{
+	int ret = ping(ps, i);
+
+	if (!ret)
+		peer_answered(ps, i);
+	fprintf(f, " %s (%s)", peer_name(ps, i),
+		ret ? "unreachable" : "reachable");
+}
+
+char *peers_tree_text(struct canopy *cp)
+{
+	struct peers *ps = cp->peers;
+	uint32_t tr, kids[64], nk, i;
+	size_t outlen = 0;
+	char *out = NULL;
+	int64_t parent;
+	FILE *f;
+
+	if (!ps)
+		return NULL;
+	f = open_memstream(&out, &outlen);
+	if (!f)
+		return NULL;
+	fprintf(f, "node %s (%u of %u), %u tree%s, fanout %u, height %u\n",
+		peer_name(ps, ps->self), ps->self + 1, ps->n,
+		tree_count(ps->tree), tree_count(ps->tree) == 1 ? "" : "s",
+		tree_fanout(ps->tree), tree_height(ps->tree));
+	for (tr = 0; tr < tree_count(ps->tree); tr++) {
+		fprintf(f, "tree %u: root %s, depth %u\n", tr,
+			peer_name(ps, tree_root(ps->tree, tr)),
+			tree_depth(ps->tree, tr, ps->self));
+		parent = tree_parent(ps->tree, tr, ps->self);
+		fprintf(f, "  parent:");
+		if (parent < 0)
+			fprintf(f, " none (this node is the root)");
+		else
+			tree_peer(f, ps, (uint32_t)parent);
+		fprintf(f, "\n  children:");
+		nk = tree_children(ps->tree, tr, ps->self, kids, 64);
+		if (!nk)
+			fprintf(f, " none");
+		for (i = 0; i < nk && i < 64; i++)
+			tree_peer(f, ps, kids[i]);
+		fprintf(f, "\n");
+	}
+	fclose(f);
+	return out;
+}
