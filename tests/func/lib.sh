@@ -118,6 +118,8 @@ _cleanup() {
 	trap - ERR
 	for p in "${_DAEMONS[@]}"; do
 		alive "$p" && kill -TERM "$p" 2>/dev/null
+		# a stopped daemon (a test's SIGSTOP) acts on SIGTERM once resumed
+		kill -CONT "$p" 2>/dev/null
 	done
 	deadline=$((SECONDS + 10))
 	for p in "${_DAEMONS[@]}"; do
@@ -313,4 +315,256 @@ sha() {
 # mkdata FILE SIZE SEED: FILE with SIZE pseudo-random bytes from SEED
 mkdata() {
 	$PY "$FUNC_DIR/util.py" mkdata "$1" "$2" "$3"
+}
+
+# ---- several daemons in one topology (a cooperative tree) ----------------
+#
+#   canopy_key FILE           a fresh job key: 64 hex digits and a newline
+#   canopy_ports N            PORT_BASE: N consecutive TCP ports of
+#                             127.0.0.1 that can be bound now, from a random
+#                             start in 17000..17999 (benchmarks use 27000+)
+#   canopy_topology FILE N [KEY=VALUE...]
+#                             a topology of nodes n1..nN at
+#                             127.0.0.1:PORT_BASE+i-1; see below
+#   canopy_tree_start [--dir D] [--order "nI nJ ..."] [--gap SEC] N
+#                     [KEY=VALUE...] [-- canopyd options]
+#                             ports, key, topology $T/D/topo.json, then every
+#                             node started (in --order, --gap seconds apart)
+#                             and waited for; on a port clash all are
+#                             stopped and it starts over on other ports
+#   canopy_tree_stop          SIGTERM every node of the tree, in parallel;
+#                             each must exit 0
+#   nctl NAME ARGS...         canopyctl against node NAME
+#   nstats_save NAME FILE     node NAME's stats --json into FILE
+#   nstat NAME KEY [FILE]     one key of NAME's stats (fresh unless FILE)
+#   tree_sum KEY DIR          the sum of KEY over DIR/<node>.json
+#
+# canopy_tree_start sets TREE_DIR ($T/D), TREE_TOPO, TREE_NODES (n1..nN)
+# and, per node name, NODE_PID, NODE_MNT, NODE_SOCK, NODE_LOG (associative
+# arrays). Node K's mount is $TREE_DIR/nK/mnt, its cache dir
+# $TREE_DIR/nK/cache (no tmpfs), its log $T/logs/canopyd-D-nK.log.
+#
+# canopy_topology keys: exports=DIR[,DIR] (required), roots=R or
+# roots=nI,nJ, fanout=K (2), mode=rpc|rma (rpc), placement=file|block (file),
+# timeout=SEC (2), auth=none|KEYFILE (none), extra=NAME[,NAME]: more nodes
+# after nN, at the next ports, that no daemon runs (a test tool's endpoint).
+
+declare -gA NODE_PID=() NODE_MNT=() NODE_SOCK=() NODE_LOG=() NODE_LOGOFF=()
+TREE_NODES=()
+_TREE_ARGS=()
+TREE_DIR=
+TREE_TOPO=
+PORT_BASE=
+
+canopy_key() {
+	$PY -c 'import os, sys
+open(sys.argv[1], "w").write(os.urandom(32).hex() + "\n")' "$1"
+	chmod 600 "$1"
+}
+
+canopy_ports() {
+	PORT_BASE=$($PY - "$1" <<'PYEOF'
+import random, socket, sys
+n = int(sys.argv[1])
+lo, hi = 17000, 18000 - n
+for _ in range(200):
+    base = random.randrange(lo, hi + 1)
+    socks = []
+    try:
+        for p in range(base, base + n):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(base)
+    sys.exit(0)
+sys.exit(1)
+PYEOF
+) || fail "no $1 free consecutive ports in 17000..17999"
+}
+
+canopy_topology() {
+	local file=$1 n=$2
+	shift 2
+	$PY - "$file" "$n" "$PORT_BASE" "$@" <<'PYEOF' || fail "topology: $*"
+import json, sys
+out, n, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+o = dict(roots="1", fanout="2", mode="rpc", placement="file", timeout="2",
+         auth="none", extra="", exports="")
+for kv in sys.argv[4:]:
+    k, _, v = kv.partition("=")
+    if k not in o:
+        sys.exit("canopy_topology: unknown key %r" % k)
+    o[k] = v
+if not o["exports"]:
+    sys.exit("canopy_topology: exports= is required")
+names = ["n%d" % i for i in range(1, n + 1)]
+names += [x for x in o["extra"].split(",") if x]
+roots = o["roots"]
+t = {
+    "exports": o["exports"].split(","),
+    "nodes": [{"name": nm, "addr": "127.0.0.1:%d" % (base + i)}
+              for i, nm in enumerate(names)],
+    "roots": int(roots) if roots.isdigit() else roots.split(","),
+    "fanout": int(o["fanout"]),
+    "placement": o["placement"],
+    "transport": {"data_mode": o["mode"], "timeout": float(o["timeout"])},
+    "auth": "none" if o["auth"] == "none" else {"key_file": o["auth"]},
+}
+with open(out, "w") as f:
+    json.dump(t, f, indent=1)
+PYEOF
+}
+
+# _node_spawn NAME: start node NAME of $TREE_TOPO, not waiting
+_node_spawn() {
+	local name=$1 d=$TREE_DIR/$1
+	mkdir -p "$d/mnt" "$d/cache"
+	NODE_MNT[$name]=$d/mnt
+	NODE_SOCK[$name]=$d/ctl.sock
+	# where this run's lines start (a retry appends to the same log)
+	NODE_LOGOFF[$name]=$(stat -c %s "$T/logs/canopyd-${TREE_DIR##*/}-$name.log" \
+		2>/dev/null || echo 0)
+	canopy_spawn "${TREE_DIR##*/}-$name" "$d/mnt" -c "$TREE_TOPO" \
+		--node "$name" --cache-dir "$d/cache" --ctl-socket "$d/ctl.sock" \
+		--cache-tmpfs false --log-level "$CANOPY_LOG_LEVEL" \
+		"${_TREE_ARGS[@]}"
+	NODE_PID[$name]=$DPID
+	NODE_LOG[$name]=$LOG
+}
+
+# _nodes_wait NAME...: all ready; 2 if one could not bind its port (the
+# others are left running), fail() for any other early exit or a timeout
+_nodes_wait() {
+	local name pid rc deadline=$((SECONDS + CANOPY_READY_TIMEOUT)) left
+	while :; do
+		left=0
+		for name in "$@"; do
+			pid=${NODE_PID[$name]}
+			if ! alive "$pid"; then
+				rc=0
+				wait "$pid" || rc=$?
+				_forget_daemon "$pid"
+				NODE_PID[$name]=
+				if tail -c +$((NODE_LOGOFF[$name] + 1)) \
+					"${NODE_LOG[$name]}" |
+					grep -q 'Address already in use'; then
+					say "port clash: $name could not bind its port"
+					return 2
+				fi
+				fail "canopyd $name (pid $pid) exited with status" \
+					"$rc before it was ready"
+			fi
+			is_mounted "${NODE_MNT[$name]}" &&
+				timeout 10 "$CANOPYCTL" -s "${NODE_SOCK[$name]}" \
+					status >/dev/null 2>&1 ||
+				left=$((left + 1))
+		done
+		[ "$left" = 0 ] && return 0
+		((SECONDS < deadline)) ||
+			fail "$left of $# daemons not ready after ${CANOPY_READY_TIMEOUT}s"
+		sleep 0.1
+	done
+}
+
+canopy_tree_start() {
+	local dir=tree order="" gap=0 n try name rc
+	local topo_args=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--dir) dir=$2; shift 2 ;;
+		--order) order=$2; shift 2 ;;
+		--gap) gap=$2; shift 2 ;;
+		*) break ;;
+		esac
+	done
+	n=$1
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		topo_args+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	_TREE_ARGS=("$@")
+	TREE_DIR=$T/$dir
+	TREE_TOPO=$TREE_DIR/topo.json
+	mkdir -p "$TREE_DIR"
+	TREE_NODES=()
+	for ((try = 1; try <= n; try++)); do
+		TREE_NODES+=("n$try")
+	done
+	[ -n "$order" ] || order="${TREE_NODES[*]}"
+	for try in 1 2 3 4 5; do
+		canopy_ports $((n + 8))
+		canopy_topology "$TREE_TOPO" "$n" "${topo_args[@]}"
+		say "topology: $n nodes from port $PORT_BASE: ${topo_args[*]}"
+		rc=0
+		for name in $order; do
+			_node_spawn "$name"
+			[ "$gap" = 0 ] || sleep "$gap"
+		done
+		# shellcheck disable=SC2086
+		_nodes_wait $order || rc=$?
+		[ "$rc" = 0 ] && return 0
+		canopy_tree_stop nocheck
+		rm -rf "${TREE_DIR:?}"/n*
+	done
+	fail "port clashes on 5 tries"
+}
+
+# canopy_tree_stop [nocheck]: stop every running node; with no argument each
+# must exit with status 0 after SIGTERM
+canopy_tree_stop() {
+	local name pid bad=
+	for name in "${TREE_NODES[@]}"; do
+		pid=${NODE_PID[$name]:-}
+		if [ -n "$pid" ]; then
+			kill -CONT "$pid" 2>/dev/null || true
+			kill -TERM "$pid" 2>/dev/null || true
+		fi
+	done
+	for name in "${TREE_NODES[@]}"; do
+		pid=${NODE_PID[$name]:-}
+		[ -n "$pid" ] || continue
+		canopy_stop "$pid" TERM ||
+			bad="$bad $name(killed)"
+		[ "$STOP_RC" = 0 ] || bad="$bad $name(status $STOP_RC)"
+		NODE_PID[$name]=
+	done
+	[ "${1:-}" = nocheck ] || [ -z "$bad" ] ||
+		fail "daemons that did not stop cleanly:$bad"
+}
+
+nctl() {
+	local name=$1
+	shift
+	timeout 20 "$CANOPYCTL" -s "${NODE_SOCK[$name]}" "$@"
+}
+
+nstats_save() {
+	nctl "$1" stats --json >"$2" || fail "canopyctl stats of $1 failed"
+	$PY -c 'import json, sys; json.load(open(sys.argv[1]))' "$2" ||
+		fail "stats --json of $1 is not JSON: $(head -c 300 "$2")"
+}
+
+nstat() {
+	local f=${3:-}
+	if [ -z "$f" ]; then
+		f=$T/nstat.$$.json
+		nstats_save "$1" "$f"
+	fi
+	jget "$f" "$2" || fail "stats of $1 have no key '$2'"
+}
+
+tree_sum() {
+	local key=$1 dir=$2 f s=0 v
+	for f in "$dir"/*.json; do
+		v=$(jget "$f" "$key") || fail "$f has no key '$key'"
+		s=$((s + v))
+	done
+	echo "$s"
 }
