@@ -105,7 +105,15 @@ $(OUT)/benchmarks/%: benchmarks/%.c
 	$(Q)$(CC) $(ALL_CFLAGS) -MF $(OUT)/dep/bench-$*.d $(LDFLAGS) -o $@ $< \
 		$(LDLIBS)
 
-tests-build: all $(UNIT_BIN)
+# tests/tools/peerpoke: hand-made peer messages (test_peer_badinput.sh)
+PEERPOKE_OBJ := $(CONFIG_SRC:%.c=$(OUT)/%.o) $(OUT)/io/fabric.o $(OUT)/io/wire.o
+$(OUT)/tests/peerpoke: tests/tools/peerpoke.c $(PEERPOKE_OBJ)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D) $(OUT)/dep
+	$(Q)$(CC) $(ALL_CFLAGS) -MF $(OUT)/dep/peerpoke.d $(LDFLAGS) -o $@ $^ \
+		$(LDLIBS)
+
+tests-build: all $(UNIT_BIN) $(OUT)/tests/peerpoke
 
 # Debian packages the build, the tests and the benchmarks use.
 DEB_PKGS := build-essential pkg-config libfuse3-dev fuse3 liburing-dev \
