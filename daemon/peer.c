@@ -1121,11 +1121,46 @@ static void respond(struct peers *ps, uint32_t to, void *buf, ssize_t len)
 			    strerror(-ret));
 }
 
-/* Is @path one this node may answer for (inside the exports)? */
-static bool path_allowed(struct peers *ps, const char *path)
+/*
+ * Is @path one this node may answer for? It must be inside the exports,
+ * and reached without a symlink below its export: the kernel follows a
+ * symlink of the view itself (a peer never asks through one), but a
+ * backing-store syscall on "export/link/x" would follow "link" out of the
+ * exports. Each directory between the export and @path is checked with
+ * meta_stat() (no-follow), which keeps the answers.
+ */
+/* Is directory @d below an export (not the export itself, not above)? */
+static bool below_export(const struct view *v, const char *d)
 {
-	if (view_classify(&ps->cp->view, path) == VIEW_REAL)
-		return true;
+	char parent[WIRE_PATH_MAX + 1];
+	const char *slash = strrchr(d, '/');
+	size_t n = slash ? (size_t)(slash - d) : 0;
+
+	if (!n || n >= sizeof(parent))
+		return view_classify(v, "/") == VIEW_REAL && strcmp(d, "/");
+	memcpy(parent, d, n);
+	parent[n] = '\0';
+	return view_classify(v, parent) == VIEW_REAL;
+}
+
+static bool path_allowed(struct peers *ps, struct worker *w, const char *path)
+{
+	const struct view *v = &ps->cp->view;
+	char dir[WIRE_PATH_MAX + 1], *slash;
+	struct statx stx;
+
+	if (view_classify(v, path) != VIEW_REAL)
+		goto refuse;
+	snprintf(dir, sizeof(dir), "%s", path);
+	while ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if (!below_export(v, dir))
+			break;
+		if (meta_stat(w, dir, &stx) || !S_ISDIR(stx.stx_mode))
+			goto refuse;
+	}
+	return true;
+refuse:
 	STAT_INC(peer_refused);
 	log_warn_rl("refused a request for %s: outside the exports", path);
 	return false;
@@ -1159,7 +1194,7 @@ static void serve_stat(struct peers *ps, struct worker *w,
 		free(m);
 		return;
 	}
-	if (!path_allowed(ps, m->path))
+	if (!path_allowed(ps, w, m->path))
 		resp.err = -EPERM;
 	else
 		resp.err = meta_stat(w, m->path, &stx);
@@ -1189,7 +1224,7 @@ static void serve_readlink(struct peers *ps, struct worker *w,
 		STAT_INC(peer_malformed);
 		goto out;
 	}
-	if (!path_allowed(ps, m->path)) {
+	if (!path_allowed(ps, w, m->path)) {
 		resp->err = -EPERM;
 	} else {
 		n = meta_readlink(w, m->path, resp->target, WIRE_PATH_MAX);
@@ -1229,7 +1264,7 @@ static void serve_list(struct peers *ps, struct worker *w,
 		STAT_INC(peer_malformed);
 		goto out;
 	}
-	err = path_allowed(ps, m->path) ? meta_list(w, m->path, &l) : -EPERM;
+	err = path_allowed(ps, w, m->path) ? meta_list(w, m->path, &l) : -EPERM;
 	buf = fab_msg_alloc(ps->fab, cap);
 	if (!buf)
 		goto out;
@@ -1398,7 +1433,7 @@ static void serve_read(struct peers *ps, struct worker *w,
 		free(m);
 		return;
 	}
-	ret = path_allowed(ps, m->path) ? 0 : -EPERM;
+	ret = path_allowed(ps, w, m->path) ? 0 : -EPERM;
 	if (!ret && (m->block_size != ps->bs ||
 		     m->block >= (m->id.size + ps->bs - 1) / ps->bs))
 		ret = -EINVAL;

@@ -15,8 +15,7 @@
 #     are dropped unanswered and counted in peer.malformed, exactly; a
 #     message larger than the receive buffers is dropped unanswered;
 #   - a path through a symlink inside the export that leads outside it is
-#     not served (a known bug for now: noted, and a failure only with
-#     CANOPY_STRICT=1);
+#     not served (answered -EPERM, counted in peer.refused);
 #   - afterwards the daemon still answers, serves reads through its mount,
 #     and n3 still reads through it without a failover.
 . "$(dirname "$0")/lib.sh"
@@ -157,15 +156,12 @@ for p in "stat $B/escape/secret" "read $B/escape/secret 0"; do
 	*) fail "answer to $p: $(answer "$p")" ;;
 	esac
 done
-if [ -n "$leak" ]; then
-	# KNOWN BUG: view.c resolves a peer's path with statx()/openat() on
-	# the whole path, following symlinks in its directories; the prefix
-	# check of peer.c sees only the string
-	[ "${CANOPY_STRICT:-0}" = 1 ] &&
-		fail "served a file outside the exports through a symlink$leak"
-	note "KNOWN BUG: served a file outside the exports through a" \
-		"symlink$leak (CANOPY_STRICT=1 makes this a failure)"
-fi
+[ -z "$leak" ] ||
+	fail "served a file outside the exports through a symlink$leak"
+nstats_save n2 "$T/s3b.json"
+assert_eq "$(($(jget "$T/s3b.json" peer.refused) - \
+	$(jget "$T/s3.json" peer.refused)))" 3 \
+	"peer.refused for stat, and stat then read, through a symlink"
 
 check "n2 still serves its mount and its child"
 alive "${NODE_PID[n2]}" || fail "n2 is gone"
