@@ -49,7 +49,8 @@
  * progress thread) and frees the rest.
  *
  * Locks: ps->lock protects the call table and the peers' liveness; ps->qlock
- * the request queues; ps->rlock the RMA buffers. None is held across a
+ * the request queues; ps->rlock the RMA buffers; ps->hlock the files kept
+ * open for children. None is held across a
  * transport call, and none nests in another.
  */
 #include <errno.h>
@@ -74,6 +75,7 @@
 #define DEAD_BACKOFF_MAX_NS (30ULL * 1000000000ULL)
 #define LIST_MSG_MAX (1u << 20)
 #define MAX_CANDIDATES 64
+#define HOLD_MAX 64           /* files served recently, kept open */
 
 struct peer {
 	uint32_t idx;
@@ -154,9 +156,17 @@ struct peers {
 	uint64_t next_cookie; /* protected by rlock */
 
 	pthread_mutex_t mrlock;
-	struct fab_mr *
-	    *mrs; /* worker buffers registered; protected by mrlock */
+	struct fab_mr **mrs;  /* worker buffers registered; by mrlock */
 	size_t nmrs;
+
+	/*
+	 * The files served last stay open (a reference and a cache_obj_open
+	 * each), so a child reading a file block by block does not make the
+	 * owner open the backing file again for every block.
+	 */
+	pthread_mutex_t hlock;
+	struct cache_obj *held[HOLD_MAX]; /* protected by hlock */
+	unsigned hnext;                   /* protected by hlock */
 };
 
 /* ---- helpers --------------------------------------------------------------
@@ -1410,6 +1420,27 @@ static void rma_release(struct peers *ps, uint64_t cookie)
 	pthread_mutex_unlock(&ps->rlock);
 }
 
+/* Keep @o (opened and referenced by the caller) open for a while. */
+static void hold(struct peers *ps, struct cache_obj *o)
+{
+	struct cache_obj *victim = o;
+	unsigned i;
+
+	pthread_mutex_lock(&ps->hlock);
+	for (i = 0; i < HOLD_MAX && ps->held[i] != o; i++)
+		;
+	if (i == HOLD_MAX) {
+		victim = ps->held[ps->hnext];
+		ps->held[ps->hnext] = o;
+		ps->hnext = (ps->hnext + 1) % HOLD_MAX;
+	}
+	pthread_mutex_unlock(&ps->hlock);
+	if (victim) {
+		cache_obj_close(victim);
+		cache_obj_put(victim);
+	}
+}
+
 static void serve_read(struct peers *ps, struct worker *w,
 		       const struct srv_req *r, const void *body)
 {
@@ -1491,9 +1522,11 @@ static void serve_read(struct peers *ps, struct worker *w,
 		rma_release(ps, rb->cookie);
 	respond(ps, r->h.src, buf, len);
 out:
-	if (opened)
-		cache_obj_close(o);
-	cache_obj_put(o);
+	if (opened) {
+		hold(ps, o);
+	} else {
+		cache_obj_put(o);
+	}
 	free(m);
 }
 
@@ -1578,6 +1611,12 @@ static void peers_free(struct peers *ps)
 
 	if (!ps)
 		return;
+	for (i = 0; i < HOLD_MAX; i++) {
+		if (!ps->held[i])
+			continue;
+		cache_obj_close(ps->held[i]);
+		cache_obj_put(ps->held[i]);
+	}
 	for (i = 0; i < ps->nmrs; i++)
 		fab_mr_close(ps->mrs[i]);
 	free(ps->mrs);
@@ -1600,6 +1639,7 @@ static void peers_free(struct peers *ps)
 	pthread_mutex_destroy(&ps->rlock);
 	pthread_cond_destroy(&ps->rcond);
 	pthread_mutex_destroy(&ps->mrlock);
+	pthread_mutex_destroy(&ps->hlock);
 	free(ps);
 }
 
@@ -1662,6 +1702,7 @@ int peers_start(struct canopy *cp, char *err, size_t errlen)
 	pthread_mutex_init(&ps->rlock, NULL);
 	cond_init_mono(&ps->rcond);
 	pthread_mutex_init(&ps->mrlock, NULL);
+	pthread_mutex_init(&ps->hlock, NULL);
 	ps->q.tail = &ps->q.head;
 	ps->pings.tail = &ps->pings.head;
 

@@ -12,9 +12,8 @@
 #     nodes of backing.bytes is the total size of the files, and the sums of
 #     backing.reads and backing.readdirs are what one node alone does (a
 #     single canopyd reads the same tree first, as the reference), and
-#     backing.opens is too, give or take one open per block beyond the
-#     first of a file (an owner opens the backing file again for a block
-#     it serves while no reader of its own holds the file open);
+#     backing.opens is too with file placement (with block placement each
+#     root owning blocks of a file opens it once);
 #   - the same seen from outside the daemons: the backing tree is exported
 #     through a bindfs mount with direct_io, so every byte a daemon reads
 #     from it is a read() of the bindfs process: its rchar grows by the
@@ -155,14 +154,20 @@ shape() {
 		"$name: backing.reads summed over the nodes (one node alone: $REF_READS)"
 	assert_eq "$(tree_sum backing.readdirs "$sd")" "$REF_DIRS" \
 		"$name: backing.readdirs summed over the nodes (one node alone: $REF_DIRS)"
-	# an owner that serves a block to a child with no local reader holding
-	# the file open opens the backing file for that block (cache.c keeps
-	# no descriptor of an idle file): up to one open per extra block
+	# an owner keeps the files it served last open (peer.c), so with file
+	# placement the tree opens each file once; with block placement each
+	# root that owns blocks of a file opens it: at most one more open per
+	# block beyond the first
 	v=$(tree_sum backing.opens "$sd")
-	assert_int "$v -ge $REF_OPENS" \
-		"$name: backing.opens summed over the nodes: $v, one node alone: $REF_OPENS"
-	assert_int "$v -le $((REF_OPENS + EXTRA_BLOCKS))" \
-		"$name: backing.opens summed over the nodes: $v, one node alone: $REF_OPENS"
+	if [ "$placement" = file ]; then
+		assert_eq "$v" "$REF_OPENS" \
+			"$name: backing.opens summed over the nodes (one node alone: $REF_OPENS)"
+	else
+		assert_int "$v -ge $REF_OPENS" \
+			"$name: backing.opens summed over the nodes: $v, one node alone: $REF_OPENS"
+		assert_int "$v -le $((REF_OPENS + EXTRA_BLOCKS))" \
+			"$name: backing.opens summed over the nodes: $v, one node alone: $REF_OPENS"
+	fi
 	assert_int "$d -ge $TOTAL" \
 		"$name: bindfs read $d bytes, less than the files' $TOTAL"
 	assert_int "$d -le $((TOTAL + REF_OVER + (1 << 20)))" \
