@@ -552,6 +552,9 @@ ssize_t meta_readlink(struct worker *w, const char *path, char *buf,
 /* On success *out belongs to the caller; release with meta_list_put(). */
 int meta_list(struct worker *w, const char *path, struct meta_list **out);
 void meta_list_put(struct meta_list *l);
+/* Append an entry (err -ENOENT until filled); *cap is l->ents' room. */
+int meta_list_add(struct meta_list *l, size_t *cap, const char *name,
+		  uint8_t type);
 /* Drop everything cached (drop-caches). */
 void meta_drop_all(void);
 /* Local answers (the backing store, or the view above the exports). */

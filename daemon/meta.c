@@ -311,8 +311,8 @@ ssize_t meta_readlink(struct worker *w, const char *path, char *buf, size_t len)
 	return ret;
 }
 
-static int list_add(struct meta_list *l, size_t *cap, const char *name,
-		    uint8_t type)
+int meta_list_add(struct meta_list *l, size_t *cap, const char *name,
+		  uint8_t type)
 {
 	struct meta_dent *d;
 
@@ -403,7 +403,7 @@ int meta_local_list(struct worker *w, const char *path, struct meta_list **out)
 			off += d->d_reclen;
 			if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
 				continue;
-			ret = list_add(l, &cap, d->d_name, d->d_type);
+			ret = meta_list_add(l, &cap, d->d_name, d->d_type);
 		}
 		if (ret)
 			break;

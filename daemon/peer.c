@@ -648,29 +648,37 @@ static int stat_answer(struct peers *ps, uint32_t from,
 	return m.err;
 }
 
+/* Ask @dir's tree a request of @type that carries just @path. */
+static int ask_path(struct peers *ps, uint8_t type, const char *dir,
+		    const char *path, answer_fn answer, void *arg)
+{
+	uint8_t msg[WIRE_HDR_LEN + WIRE_PATH_MAX + 16];
+	struct wire_path_msg *m = malloc(sizeof(*m));
+	struct wire_hdr h;
+	ssize_t len;
+
+	if (!m)
+		return -ENOMEM;
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	hdr_init(ps, &h, type, 0);
+	if (type == WIRE_STAT_REQ)
+		len = wire_encode_stat_req(msg, sizeof(msg), &h, m);
+	else
+		len = wire_encode_readlink_req(msg, sizeof(msg), &h, m);
+	free(m);
+	if (len < 0)
+		return (int)len;
+	return ask(ps, owner_of_path(ps, dir), msg, len, answer, arg);
+}
+
 int peers_stat(struct worker *w, const char *dir, const char *path,
 	       struct statx *stx)
 {
 	struct peers *ps = w->cp->peers;
-	uint8_t msg[WIRE_HDR_LEN + WIRE_PATH_MAX + 16];
-	struct wire_path_msg *m;
-	struct wire_hdr h;
-	ssize_t len;
-	int ret;
 
 	if (!ps)
 		return -EREMOTE;
-	m = malloc(sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	snprintf(m->path, sizeof(m->path), "%s", path);
-	hdr_init(ps, &h, WIRE_STAT_REQ, 0);
-	len = wire_encode_stat_req(msg, sizeof(msg), &h, m);
-	free(m);
-	if (len < 0)
-		return (int)len;
-	ret = ask(ps, owner_of_path(ps, dir), msg, len, stat_answer, stx);
-	return ret;
+	return ask_path(ps, WIRE_STAT_REQ, dir, path, stat_answer, stx);
 }
 
 struct link_arg {
@@ -704,25 +712,12 @@ ssize_t peers_readlink(struct worker *w, const char *dir, const char *path,
 		       char *buf, size_t len)
 {
 	struct peers *ps = w->cp->peers;
-	uint8_t msg[WIRE_HDR_LEN + WIRE_PATH_MAX + 16];
-	struct link_arg la = {buf, len, 0};
-	struct wire_path_msg *m;
-	struct wire_hdr h;
-	ssize_t mlen;
+	struct link_arg la = { buf, len, 0 };
 	int ret;
 
 	if (!ps)
 		return -EREMOTE;
-	m = malloc(sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	snprintf(m->path, sizeof(m->path), "%s", path);
-	hdr_init(ps, &h, WIRE_READLINK_REQ, 0);
-	mlen = wire_encode_readlink_req(msg, sizeof(msg), &h, m);
-	free(m);
-	if (mlen < 0)
-		return mlen;
-	ret = ask(ps, owner_of_path(ps, dir), msg, mlen, link_answer, &la);
+	ret = ask_path(ps, WIRE_READLINK_REQ, dir, path, link_answer, &la);
 	return ret ? ret : la.n;
 }
 
@@ -750,34 +745,15 @@ static int list_answer(struct peers *ps, uint32_t from,
 	ret = d.err;
 	la->more = d.more;
 	while (!ret && (ret = wire_list_next(&d, ent)) == 1) {
-		struct meta_list *l = la->l;
 		struct meta_dent *md;
 
-		ret = 0;
-		if (l->n == la->cap) {
-			size_t ncap = la->cap ? la->cap * 2 : 64;
-			struct meta_dent *ne =
-			    realloc(l->ents, ncap * sizeof(*ne));
-
-			if (!ne) {
-				ret = -ENOMEM;
-				break;
-			}
-			l->ents = ne;
-			la->cap = ncap;
-		}
-		md = &l->ents[l->n];
-		memset(md, 0, sizeof(*md));
-		md->name = strdup(ent->name);
-		if (!md->name) {
-			ret = -ENOMEM;
+		ret = meta_list_add(la->l, &la->cap, ent->name, ent->type);
+		if (ret)
 			break;
-		}
-		md->type = ent->type;
+		md = &la->l->ents[la->l->n - 1];
 		md->err = ent->err;
 		if (!ent->err)
 			attr_from_wire(&md->stx, &ent->attr);
-		l->n++;
 	}
 	if (ret < 0 && ret != d.err)
 		ret = ret == -ENOMEM ? -ENOMEM : -EPROTO;
