@@ -1596,12 +1596,13 @@ static void peers_free(struct peers *ps)
 	for (i = 0; i < ps->nmrs; i++)
 		fab_mr_close(ps->mrs[i]);
 	free(ps->mrs);
-	for (i = 0; i < ps->nrbuf; i++) {
+	for (i = 0; i < ps->nrbuf; i++)
 		fab_mr_close(ps->rbuf[i].mr);
-		free(ps->rbuf[i].p);
-	}
-	free(ps->rbuf);
+	/* the transport may still be sending out of an RMA buffer */
 	fab_close(ps->fab);
+	for (i = 0; i < ps->nrbuf; i++)
+		free(ps->rbuf[i].p);
+	free(ps->rbuf);
 	if (ps->srv)
 		for (i = 0; i <= ps->nsrv; i++)
 			worker_teardown(&ps->srv[i]);

@@ -29,10 +29,13 @@ CANOPY_ROOT=$(cd "$FUNC_DIR/../.." && pwd)
 : "${CANOPYCTL:=$CANOPY_ROOT/build/canopyctl}"
 : "${CANOPY_SANITIZER:=}"
 # start-up is slower under the sanitizers
+# and so are peers' answers: the default transport.timeout of topologies
 if [ -n "$CANOPY_SANITIZER" ]; then
 	: "${CANOPY_READY_TIMEOUT:=60}"
+	: "${CANOPY_PEER_TIMEOUT:=10}"
 else
 	: "${CANOPY_READY_TIMEOUT:=20}"
+	: "${CANOPY_PEER_TIMEOUT:=2}"
 fi
 : "${CANOPY_STOP_TIMEOUT:=20}"
 : "${CANOPY_LOG_LEVEL:=info}"
@@ -346,7 +349,7 @@ mkdata() {
 #
 # canopy_topology keys: exports=DIR[,DIR] (required), roots=R or
 # roots=nI,nJ, fanout=K (2), mode=rpc|rma (rpc), placement=file|block (file),
-# timeout=SEC (2), auth=none|KEYFILE (none), extra=NAME[,NAME]: more nodes
+# timeout=SEC ($CANOPY_PEER_TIMEOUT: 2, 10 under sanitizers), auth=none|KEYFILE (none), extra=NAME[,NAME]: more nodes
 # after nN, at the next ports, that no daemon runs (a test tool's endpoint).
 
 declare -gA NODE_PID=() NODE_MNT=() NODE_SOCK=() NODE_LOG=() NODE_LOGOFF=()
@@ -390,10 +393,12 @@ PYEOF
 canopy_topology() {
 	local file=$1 n=$2
 	shift 2
-	$PY - "$file" "$n" "$PORT_BASE" "$@" <<'PYEOF' || fail "topology: $*"
-import json, sys
+	CANOPY_PEER_TIMEOUT=$CANOPY_PEER_TIMEOUT \
+		$PY - "$file" "$n" "$PORT_BASE" "$@" <<'PYEOF' || fail "topology: $*"
+import json, os, sys
 out, n, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-o = dict(roots="1", fanout="2", mode="rpc", placement="file", timeout="2",
+o = dict(roots="1", fanout="2", mode="rpc", placement="file",
+         timeout=os.environ["CANOPY_PEER_TIMEOUT"],
          auth="none", extra="", exports="")
 for kv in sys.argv[4:]:
     k, _, v = kv.partition("=")
