@@ -27,7 +27,7 @@ OUT := build/$(VARIANT)
 RUN_MNT ?= /canopy
 RUN_ARGS ?=
 
-PKGS := fuse3 liburing jansson
+PKGS := fuse3 liburing jansson libfabric
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRIT_LIBS = $(shell pkg-config --libs criterion 2>/dev/null)
