@@ -105,6 +105,13 @@ $(OUT)/benchmarks/%: benchmarks/%.c
 	$(Q)$(CC) $(ALL_CFLAGS) -MF $(OUT)/dep/bench-$*.d $(LDFLAGS) -o $@ $< \
 		$(LDLIBS)
 
+# benchmarks/simulate uses canopy's own trees and owners
+$(OUT)/benchmarks/simulate: benchmarks/simulate.c $(OUT)/daemon/tree.o
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D) $(OUT)/dep
+	$(Q)$(CC) $(ALL_CFLAGS) -MF $(OUT)/dep/bench-simulate.d -Idaemon \
+		$(LDFLAGS) -o $@ $^ -lm
+
 # tests/tools/peerpoke: hand-made peer messages (test_peer_badinput.sh)
 PEERPOKE_OBJ := $(CONFIG_SRC:%.c=$(OUT)/%.o) $(OUT)/io/fabric.o $(OUT)/io/wire.o
 $(OUT)/tests/peerpoke: tests/tools/peerpoke.c $(PEERPOKE_OBJ)

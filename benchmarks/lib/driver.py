@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import Ctx, fatal, log, read_text  # noqa: E402
 from mounts import kill_stale  # noqa: E402
 
-SUITES = ["targets", "maxread", "threads", "metadata", "imports", "pfs"]
+SUITES = ["targets", "maxread", "threads", "metadata", "imports", "pfs",
+          "scaling", "datamode", "simulate"]
 KNOBS = ["/proc/sys/fs/fuse/max_pages_limit",
          "/sys/module/fuse/parameters/enable_uring",
          "/proc/sys/fs/fuse/max_user_bgreq",
@@ -184,6 +185,12 @@ def main(argv):
                 elif suite in ("metadata", "imports", "pfs"):
                     from meta import run_meta
                     run_meta(ctx, [suite])
+                elif suite in ("scaling", "datamode", "simulate"):
+                    if suite != "simulate" and not ctx.have_canopy():
+                        ctx.note(f"{suite} needs canopyd: skipped")
+                        continue
+                    import scaling
+                    getattr(scaling, f"run_{suite}")(ctx)
             except KeyboardInterrupt:
                 raise
             except Exception as e:

@@ -544,6 +544,8 @@ def write(out):
         if table:
             md += [table, ""]
         md.append(f"Data: `{fname}`.")
+    import report_scaling
+    md += report_scaling.sections(out)
     if env.get("notes"):
         md += ["", "## Notes", ""] + [f"- {n}" for n in env["notes"]]
     with open(os.path.join(out, "summary.md"), "w") as f:

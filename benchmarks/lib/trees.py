@@ -157,3 +157,75 @@ def du(path):
     r = subprocess.run(["du", "-sb", path], stdout=subprocess.PIPE,
                        text=True)
     return int(r.stdout.split()[0]) if r.returncode == 0 else None
+
+
+def _real_sizes():
+    """Sizes of the installed Python's .py and extension (.so) files."""
+    files = walk_files(STDLIB) + walk_files(DIST)
+    py = sorted(s for p, s in files if p.endswith(".py"))
+    so = sorted(s for p, s in files if ".so" in os.path.basename(p))
+    return py or [4096], so or [131072]
+
+
+def ensure_sitetree(dst, n=3000, big=(4 << 20, 12 << 20), per_dir=24,
+                    seed=11):
+    """A site-packages-like tree of about n files: nested packages (top
+    level, sub-packages, sub-sub-packages) of per_dir files on average,
+    each with an __init__.py; 92% .py modules and 8% extension modules
+    (.cpython-311-x86_64-linux-gnu.so), their sizes drawn from the
+    installed Python's own .py and .so files; plus one big extension per
+    size in `big` (a libtorch or libopenblas stand-in) in the first
+    packages. Returns dst."""
+    stamp = f"sitetree v1 n={n} big={list(big)} per_dir={per_dir} " \
+        f"seed={seed}"
+    if _stamped(dst, stamp):
+        return dst
+    log(f"creating a {n}-file site-packages tree at {dst}")
+    shutil.rmtree(dst, ignore_errors=True)
+    rnd = random.Random(seed)
+    py, so = _real_sizes()
+    blob = os.urandom(2 << 20)
+
+    def put(path, size):
+        with open(path, "wb") as f:
+            left = size
+            while left > 0:
+                k = min(left, len(blob))
+                f.write(blob[:k])
+                left -= k
+
+    made, dirs = 0, []
+    top = 0
+    while made < n:
+        pkg = os.path.join(dst, f"pkg{top:02d}")
+        top += 1
+        # a package: itself, 0-5 sub-packages, each 0-3 sub-sub-packages
+        todo = [pkg]
+        for s in range(rnd.randint(0, 5)):
+            sub = os.path.join(pkg, f"sub{s}")
+            todo.append(sub)
+            todo += [os.path.join(sub, f"leaf{t}")
+                     for t in range(rnd.randint(0, 3))]
+        for d in todo:
+            if made >= n:
+                break
+            os.makedirs(d, exist_ok=True)
+            dirs.append(d)
+            put(os.path.join(d, "__init__.py"), rnd.choice(py))
+            made += 1
+            for i in range(rnd.randint(per_dir // 2, per_dir * 3 // 2)):
+                if made >= n:
+                    break
+                if rnd.random() < 0.08:
+                    name = f"_ext{i:03d}.cpython-311-x86_64-linux-gnu.so"
+                    size = rnd.choice(so)
+                else:
+                    name, size = f"mod{i:03d}.py", rnd.choice(py)
+                put(os.path.join(d, name), size)
+                made += 1
+    for i, size in enumerate(big):
+        d = dirs[i % len(dirs)]
+        put(os.path.join(d, f"_big{i}.cpython-311-x86_64-linux-gnu.so"),
+            size)
+    _stamp(dst, stamp)
+    return dst
