@@ -148,6 +148,20 @@ const struct param conf_params[] = {
 		.help = "io_uring queue depth per worker",
 	},
 	{
+		.key = "kernel.max_pages_limit", .opt = "kernel-max-pages-limit",
+		.type = PARAM_UINT, .off = FIELD(kernel_max_pages_limit),
+		.def = "0", .arg = "N", .min = 0, .max = 65535,
+		.help = "set /proc/sys/fs/fuse/max_pages_limit before start "
+			"(canopy-tunables); 0 = leave alone",
+	},
+	{
+		.key = "kernel.enable_uring", .opt = "kernel-enable-uring",
+		.type = PARAM_TRIBOOL, .off = FIELD(kernel_enable_uring),
+		.def = "", .arg = "BOOL",
+		.help = "set the fuse module's enable_uring before start "
+			"(canopy-tunables); \"\" = leave alone",
+	},
+	{
 		.key = "transport.provider", .opt = "provider",
 		.type = PARAM_STRING, .off = FIELD(provider),
 		.def = "tcp;ofi_rxm", .arg = "NAME", .flags = PARAM_F_NONEMPTY,
@@ -598,6 +612,18 @@ static int set_text(struct conf *c, const struct param *p, const char *name,
 				    "false (yes/no, on/off, 1/0)", name, v);
 		*(bool *)field(c, p) = b;
 		return 0;
+	case PARAM_TRIBOOL:
+		if (!*v || !strcasecmp(v, "unset")) {
+			*(int *)field(c, p) = -1;
+			return 0;
+		}
+		if (parse_bool(v, &b))
+			return fail(err, errlen, -EINVAL,
+				    "%s: \"%s\" is not a boolean; use true or "
+				    "false (yes/no, on/off, 1/0), or \"\" to "
+				    "leave it alone", name, v);
+		*(int *)field(c, p) = b;
+		return 0;
 	case PARAM_UINT:
 		ret = parse_u64(v, &end, &n);
 		if (ret == -ERANGE) {
@@ -964,6 +990,13 @@ static int check_param(struct conf *c, const struct param *p, char *err,
 	switch (p->type) {
 	case PARAM_BOOL:
 		return 0;
+	case PARAM_TRIBOOL:
+		level = *(int *)field(c, p);
+		if (level < -1 || level > 1)
+			return fail(err, errlen, -EINVAL,
+				    "%s: %d is not true, false or unset",
+				    p->key, level);
+		return 0;
 	case PARAM_UINT:
 		return check_num(p, p->key, *(unsigned *)field(c, p), err,
 				 errlen);
@@ -1274,4 +1307,20 @@ void conf_help(FILE *f)
 			 *p->def ? p->def : "\"\"");
 		fprintf(f, "  %-*s  %-*s  %s\n", wopt, opt, wkey, key, p->help);
 	}
+}
+
+int conf_print_kernel(const struct conf *c, FILE *f)
+{
+	int n = 0;
+
+	if (c->kernel_max_pages_limit) {
+		fprintf(f, "max_pages_limit=%u\n", c->kernel_max_pages_limit);
+		n++;
+	}
+	if (c->kernel_enable_uring >= 0) {
+		fprintf(f, "enable_uring=%c\n",
+			c->kernel_enable_uring ? 'Y' : 'N');
+		n++;
+	}
+	return n;
 }

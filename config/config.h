@@ -89,6 +89,13 @@ struct conf {
 	/* io */
 	unsigned uring_depth;    /* io_uring queue depth per worker */
 
+	/*
+	 * kernel: applied before start by canopy-tunables (canopyd
+	 * --print-tunables), not by canopyd, which only validates them
+	 */
+	unsigned kernel_max_pages_limit; /* fs.fuse.max_pages_limit; 0 = keep */
+	int kernel_enable_uring;  /* fuse enable_uring: 1, 0, or -1 = keep */
+
 	/* topology: from the file's "nodes", "roots", "fanout", ... */
 	struct conf_node *nodes; /* NULL, nnodes 0: single node */
 	size_t nnodes;
@@ -126,6 +133,7 @@ enum param_type {
 	PARAM_STRING,
 	PARAM_LOGLEVEL, /* "err", "warning", "notice", "info", "debug" */
 	PARAM_ENUM,     /* int: the index of the value in p->choices */
+	PARAM_TRIBOOL,  /* int: 1 true, 0 false, -1 unset ("" or absent) */
 };
 
 struct param {
@@ -199,6 +207,13 @@ int conf_find_node(const struct conf *c, const char *name, size_t *index);
 
 /* Print every tunable with option, JSON key, default and help. */
 void conf_help(FILE *f);
+
+/*
+ * Print the kernel.* tunables that are set, one "name=value" line each, for
+ * canopy-tunables: "max_pages_limit=1024", "enable_uring=Y". Nothing when
+ * none is set. Returns how many lines were printed.
+ */
+int conf_print_kernel(const struct conf *c, FILE *f);
 
 /* Parse a size "4M" -> 4194304. Returns 0 or -EINVAL / -ERANGE. */
 int conf_parse_size(const char *s, uint64_t *out);

@@ -292,6 +292,7 @@ static bool quoted_scalar(const struct param *p, const json_t *v)
 	s = json_string_value(v);
 	switch (p->type) {
 	case PARAM_BOOL:
+	case PARAM_TRIBOOL:
 		return !strcmp(s, "true") || !strcmp(s, "false");
 	case PARAM_UINT:
 		return *s && strspn(s, "0123456789") == strlen(s);
@@ -320,6 +321,7 @@ static int load_param(struct topo_ctx *t, const struct param *p, json_t *v)
 
 	switch (p->type) {
 	case PARAM_BOOL:
+	case PARAM_TRIBOOL:
 		if (!json_is_boolean(v))
 			return wrong_type(t, p, v, "true or false");
 		ret = conf_param_set_text(t->c, p,

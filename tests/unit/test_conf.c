@@ -113,6 +113,8 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_eq(c.splice, true);
 	cr_assert_eq(c.readahead_kb, 0);
 	cr_assert_eq(c.uring_depth, 64);
+	cr_assert_eq(c.kernel_max_pages_limit, 0);
+	cr_assert_eq(c.kernel_enable_uring, -1);
 	cr_assert_str_eq(c.ctl_socket, "");
 	cr_assert_eq(c.log_level, LOG_LVL_INFO);
 	cr_assert_str_eq(c.node, "");
@@ -152,6 +154,8 @@ Test(conf, table_has_one_entry_per_field_with_unique_names)
 		offsetof(struct conf, splice),
 		offsetof(struct conf, readahead_kb),
 		offsetof(struct conf, uring_depth),
+		offsetof(struct conf, kernel_max_pages_limit),
+		offsetof(struct conf, kernel_enable_uring),
 		offsetof(struct conf, provider),
 		offsetof(struct conf, data_mode),
 		offsetof(struct conf, peer_timeout),
@@ -1075,4 +1079,88 @@ Test(conf, clear_nodes_returns_to_a_single_node)
 	cr_assert_null(c.nodes);
 	cr_assert_null(c.auth_key_file);
 	cr_assert_eq(conf_init(&c), 0);
+}
+
+/* What conf_print_kernel() writes for canopy-tunables, as a string. */
+static char *print_kernel(int *lines)
+{
+	size_t len = 0;
+	char *out = NULL;
+	FILE *f = open_memstream(&out, &len);
+
+	cr_assert_not_null(f);
+	*lines = conf_print_kernel(&c, f);
+	fclose(f);
+	return out;
+}
+
+Test(conf, kernel_tunables_default_to_leaving_the_kernel_alone)
+{
+	char *out;
+	int n;
+
+	out = print_kernel(&n);
+	cr_assert_eq(n, 0);
+	cr_assert_str_eq(out, "");
+	free(out);
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(conf, kernel_tunables_print_as_name_value_lines)
+{
+	char *out;
+	int n;
+
+	cr_assert_eq(conf_set(&c, "kernel.max_pages_limit", "1024", err,
+			      sizeof(err)), 0, "%s", err);
+	cr_assert_eq(conf_set(&c, "--kernel-enable-uring", "yes", err,
+			      sizeof(err)), 0, "%s", err);
+	out = print_kernel(&n);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(out, "max_pages_limit=1024\nenable_uring=Y\n");
+	free(out);
+
+	cr_assert_eq(conf_set(&c, "kernel-enable-uring", "off", err,
+			      sizeof(err)), 0, "%s", err);
+	cr_assert_eq(conf_set(&c, "kernel.max_pages_limit", "0", err,
+			      sizeof(err)), 0, "%s", err);
+	out = print_kernel(&n);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(out, "enable_uring=N\n");
+	free(out);
+
+	/* "" (and "unset") go back to leaving it alone */
+	cr_assert_eq(conf_set(&c, "kernel.enable_uring", "", err,
+			      sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.kernel_enable_uring, -1);
+	cr_assert_eq(conf_set(&c, "kernel.enable_uring", "unset", err,
+			      sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.kernel_enable_uring, -1);
+}
+
+Test(conf, kernel_tunables_refuse_bad_values_naming_the_key)
+{
+	cr_assert_eq(conf_set(&c, "kernel.max_pages_limit", "lots", err,
+			      sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "kernel.max_pages_limit: \"lots\" is not a "
+			 "whole number");
+	cr_assert_eq(conf_set(&c, "kernel-max-pages-limit", "65536", err,
+			      sizeof(err)), -ERANGE);
+	cr_assert_str_eq(err, "--kernel-max-pages-limit: 65536 is out of "
+			 "range (0..65535)");
+	cr_assert_eq(conf_set(&c, "kernel.enable_uring", "maybe", err,
+			      sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "kernel.enable_uring: \"maybe\" is not a "
+			 "boolean; use true or false (yes/no, on/off, 1/0), "
+			 "or \"\" to leave it alone");
+	cr_assert_eq(c.kernel_max_pages_limit, 0);
+	cr_assert_eq(c.kernel_enable_uring, -1);
+}
+
+Test(conf, finish_rechecks_a_tristate_written_directly)
+{
+	c.kernel_enable_uring = 2;
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "kernel.enable_uring: 2 is not true, false or "
+			 "unset");
 }

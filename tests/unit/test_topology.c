@@ -259,6 +259,36 @@ Test(topology, rejects_a_wrong_type_naming_the_path_and_the_expected_type)
 		   ":1: fuse.cpus: expected a string, got an array");
 }
 
+Test(topology, sets_the_kernel_tunables)
+{
+	load_ok("{\"kernel\": {\"max_pages_limit\": 2048,\n"
+		"            \"enable_uring\": false}}");
+	cr_assert_eq(c.kernel_max_pages_limit, 2048);
+	cr_assert_eq(c.kernel_enable_uring, 0);
+	load_ok("{\"kernel\": {\"enable_uring\": true}}");
+	cr_assert_eq(c.kernel_enable_uring, 1);
+}
+
+Test(topology, refuses_kernel_tunables_of_the_wrong_type)
+{
+	load_fails("{\n  \"kernel\": {\"max_pages_limit\": \"1024\"}\n}",
+		   -EINVAL,
+		   ":2: kernel.max_pages_limit: expected an integer, got a "
+		   "string; write it without quotes");
+	load_fails("{\"kernel\": {\"max_pages_limit\": true}}", -EINVAL,
+		   ":1: kernel.max_pages_limit: expected an integer, got a "
+		   "boolean");
+	load_fails("{\"kernel\": {\"enable_uring\": 1}}", -EINVAL,
+		   ":1: kernel.enable_uring: expected true or false, got an "
+		   "integer");
+	load_fails("{\"kernel\": {\"enable_uring\": \"Y\"}}", -EINVAL,
+		   ":1: kernel.enable_uring: expected true or false, got a "
+		   "string");
+	load_fails("{\"kernel\": {\"max_pages_limit\": 70000}}", -ERANGE,
+		   ":1: kernel.max_pages_limit: 70000 is out of range "
+		   "(0..65535)");
+}
+
 Test(topology, suggests_unquoting_a_quoted_number_or_boolean)
 {
 	load_fails("{\"fuse\": {\"max_pages\": \"1024\"}}", -EINVAL,
@@ -358,7 +388,7 @@ Test(topology, lists_the_valid_keys_when_no_name_is_close)
 	load_fails("{\"frobnicate\": 1}", -EINVAL,
 		   ":1: unknown key \"frobnicate\"; the top level takes "
 		   "exports, nodes, roots, fanout, placement, auth, cache, "
-		   "fuse, io, transport, control, log, node");
+		   "fuse, io, kernel, transport, control, log, node");
 	load_fails("{\"io\": {\"depth_of_ring\": 1}}", -EINVAL,
 		   ":1: unknown key \"io.depth_of_ring\"; \"io\" takes "
 		   "uring_depth");
