@@ -123,6 +123,11 @@ struct stats {
 	counter_t bytes_from_peers;
 	counter_t meta_hits;         /* metadata answered by this node's cache */
 	counter_t meta_misses;       /* metadata resolved (peer or backing) */
+	counter_t prefetch_requests; /* prefetch walks taken part in */
+	counter_t prefetch_files;    /* files a prefetch made complete here */
+	counter_t prefetch_bytes;    /* their bytes */
+	counter_t prefetch_skipped;  /* files larger than the cache */
+	counter_t prefetch_errors;   /* files a prefetch could not read */
 };
 
 extern struct stats stats;
@@ -138,6 +143,11 @@ void stats_read_size(uint64_t size);
 const char *stats_opname(uint32_t opcode);
 /* One flat JSON object with dotted keys, into a malloc'd string. */
 char *stats_json(void);
+/*
+ * The same counters in the Prometheus text exposition format (version
+ * 0.0.4), every sample labelled mount="@mount"; a malloc'd string.
+ */
+char *stats_prom(const char *mount);
 uint64_t now_ns(void);
 
 /* ---- the view of the backing tree (view.c) ------------------------------ */

@@ -184,6 +184,8 @@ static void ctl_serve(struct canopy *cp, int fd)
 		out = ctl_status(cp, true);
 	else if (!strcmp(cmd, "stats json"))
 		out = stats_json();
+	else if (!strcmp(cmd, "stats prom"))
+		out = stats_prom(cp->mnt);
 	else if (!strcmp(cmd, "tree")) {
 		out = peers_tree_text(cp);
 		if (!out)

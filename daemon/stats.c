@@ -5,6 +5,8 @@
  * Every counter is a relaxed atomic that any thread bumps; readers (the
  * control socket) see a consistent-enough snapshot, which is what operators
  * need. Keys of the JSON form are flat and dotted: "fuse.read.count".
+ * The Prometheus form (stats_prom) maps them to canopy_* families, with
+ * labels where one quantity has several kinds (opcode, op, mode, source).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -159,6 +161,11 @@ char *stats_json(void)
 		{ "bytes.peers", &stats.bytes_from_peers },
 		{ "meta.hits", &stats.meta_hits },
 		{ "meta.misses", &stats.meta_misses },
+		{ "prefetch.requests", &stats.prefetch_requests },
+		{ "prefetch.files", &stats.prefetch_files },
+		{ "prefetch.bytes", &stats.prefetch_bytes },
+		{ "prefetch.skipped", &stats.prefetch_skipped },
+		{ "prefetch.errors", &stats.prefetch_errors },
 	};
 	char key[96], *out = NULL;
 	size_t outlen = 0, i;
@@ -204,6 +211,290 @@ char *stats_json(void)
 		}
 	}
 	fputs("\n}\n", f);
+	fclose(f);
+	return out;
+}
+
+/* ---- Prometheus text exposition ------------------------------------------ */
+
+/*
+ * One metric family: a name, a type and a help line, and its samples, each
+ * a counter with the value of one label (or none). Families are written
+ * whole, one after the other, as the text format requires.
+ */
+struct prom_sample {
+	const char *label; /* value of the family's label, or NULL */
+	counter_t *c;
+};
+
+struct prom_family {
+	const char *name, *type, *help, *label; /* label: its name, or NULL */
+	struct prom_sample s[6];
+};
+
+static const struct prom_family prom_flat[] = {
+	{ "canopy_fuse_unknown_requests_total", "counter",
+	  "FUSE requests with an opcode canopyd does not know", NULL,
+	  { { NULL, &stats.op_unknown } } },
+	{ "canopy_fuse_malformed_requests_total", "counter",
+	  "FUSE requests that failed validation", NULL,
+	  { { NULL, &stats.malformed } } },
+	{ "canopy_fuse_read_size_max_bytes", "gauge",
+	  "largest READ request the kernel sent (the effective max_read)",
+	  NULL, { { NULL, &stats.read_size_max } } },
+	{ "canopy_backing_operations_total", "counter",
+	  "operations on the backing store (the figure cooperation lowers)",
+	  "op",
+	  { { "open", &stats.backing_opens },
+	    { "read", &stats.backing_reads },
+	    { "stat", &stats.backing_stats },
+	    { "readdir", &stats.backing_readdirs } } },
+	{ "canopy_backing_read_bytes_total", "counter",
+	  "bytes read from the backing store", NULL,
+	  { { NULL, &stats.backing_bytes } } },
+	{ "canopy_opens_total", "counter", "file opens by mode", "mode",
+	  { { "passthrough", &stats.passthrough_opens },
+	    { "cached", &stats.cached_opens },
+	    { "direct", &stats.direct_opens } } },
+	{ "canopy_cache_bytes", "gauge",
+	  "bytes of blocks present in the local cache", NULL,
+	  { { NULL, &stats.cache_bytes } } },
+	{ "canopy_cache_reserved_bytes", "gauge",
+	  "bytes reserved for the files in the local cache", NULL,
+	  { { NULL, &stats.cache_reserved } } },
+	{ "canopy_cache_files", "gauge", "files in the local cache", NULL,
+	  { { NULL, &stats.cache_files } } },
+	{ "canopy_cache_evictions_total", "counter",
+	  "files evicted from the local cache", NULL,
+	  { { NULL, &stats.cache_evictions } } },
+	{ "canopy_cache_blocks_total", "counter",
+	  "READ blocks found present (hit) or fetched (miss)", "result",
+	  { { "hit", &stats.cache_hits }, { "miss", &stats.cache_misses } } },
+	{ "canopy_cache_waits_total", "counter",
+	  "requests parked on a fetch already in flight", NULL,
+	  { { NULL, &stats.cache_waits } } },
+	{ "canopy_cache_readaheads_total", "counter",
+	  "blocks fetched ahead of a sequential reader", NULL,
+	  { { NULL, &stats.cache_readaheads } } },
+	{ "canopy_cache_stale_total", "counter",
+	  "cached files dropped because the backing file changed", NULL,
+	  { { NULL, &stats.cache_stale } } },
+	{ "canopy_source_bytes_total", "counter",
+	  "bytes by where they came from: READ replies from the cache, "
+	  "direct reads of the backing store, blocks received from peers",
+	  "source",
+	  { { "cache", &stats.bytes_from_cache },
+	    { "backing", &stats.bytes_from_backing },
+	    { "peers", &stats.bytes_from_peers } } },
+	{ "canopy_read_replies_total", "counter",
+	  "READ replies from cache files, spliced or copied", "how",
+	  { { "splice", &stats.reply_splices },
+	    { "copy", &stats.reply_copies } } },
+	{ "canopy_splice_fallbacks_total", "counter",
+	  "splices that failed midway and were copied instead", NULL,
+	  { { NULL, &stats.splice_fallbacks } } },
+	{ "canopy_nodes", "gauge", "inodes the kernel holds", NULL,
+	  { { NULL, &stats.nodes } } },
+	{ "canopy_peer_requests_total", "counter",
+	  "requests served for peers (in) and sent to peers (out)",
+	  "direction",
+	  { { "in", &stats.peer_requests_in },
+	    { "out", &stats.peer_requests_out } } },
+	{ "canopy_peer_bytes_total", "counter",
+	  "block bytes received from (in) and sent to (out) peers",
+	  "direction",
+	  { { "in", &stats.peer_bytes_in }, { "out", &stats.peer_bytes_out } } },
+	{ "canopy_peer_refused_total", "counter",
+	  "peer requests for paths outside the exports", NULL,
+	  { { NULL, &stats.peer_refused } } },
+	{ "canopy_peer_malformed_total", "counter",
+	  "peer messages that did not decode", NULL,
+	  { { NULL, &stats.peer_malformed } } },
+	{ "canopy_peer_dropped_total", "counter",
+	  "peer requests dropped because the queue was full", NULL,
+	  { { NULL, &stats.peer_dropped } } },
+	{ "canopy_peer_late_total", "counter",
+	  "peer responses that came after their request gave up", NULL,
+	  { { NULL, &stats.peer_late } } },
+	{ "canopy_failovers_total", "counter",
+	  "requests moved past a peer that failed", NULL,
+	  { { NULL, &stats.failover_count } } },
+	{ "canopy_auth_failures_total", "counter",
+	  "peer messages whose authentication tag did not verify", NULL,
+	  { { NULL, &stats.auth_failures } } },
+	{ "canopy_meta_lookups_total", "counter",
+	  "metadata answered by this node's cache (hit) or resolved (miss)",
+	  "result",
+	  { { "hit", &stats.meta_hits }, { "miss", &stats.meta_misses } } },
+	{ "canopy_prefetch_requests_total", "counter",
+	  "prefetch walks this node took part in", NULL,
+	  { { NULL, &stats.prefetch_requests } } },
+	{ "canopy_prefetch_files_total", "counter",
+	  "regular files a prefetch made complete in the local cache", NULL,
+	  { { NULL, &stats.prefetch_files } } },
+	{ "canopy_prefetch_bytes_total", "counter",
+	  "bytes of the files a prefetch made complete in the local cache",
+	  NULL, { { NULL, &stats.prefetch_bytes } } },
+	{ "canopy_prefetch_skipped_total", "counter",
+	  "files a prefetch left out: larger than the cache", NULL,
+	  { { NULL, &stats.prefetch_skipped } } },
+	{ "canopy_prefetch_errors_total", "counter",
+	  "files a prefetch could not read", NULL,
+	  { { NULL, &stats.prefetch_errors } } },
+};
+
+/* A label value with \, " and newline escaped, as the format wants. */
+static void prom_escape(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '"')
+			fputs("\\\"", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void prom_head(FILE *f, const char *name, const char *type,
+		      const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{mount="..."[,k="v"][,le="..."]} value */
+static void prom_sample(FILE *f, const char *name, const char *mount,
+			const char *k, const char *v, const char *le)
+{
+	fprintf(f, "%s{mount=\"", name);
+	prom_escape(f, mount);
+	fputc('"', f);
+	if (k) {
+		fprintf(f, ",%s=\"", k);
+		prom_escape(f, v);
+		fputc('"', f);
+	}
+	if (le)
+		fprintf(f, ",le=\"%s\"", le);
+	fputs("} ", f);
+}
+
+/* Does opcode @op appear in the output (as in stats_json)? */
+static bool op_shown(unsigned op)
+{
+	return opnames[op] && (get(&stats.op_count[op]) || ops_table[op].fn);
+}
+
+static void prom_latency(FILE *f, const char *mount)
+{
+	static const char *const name = "canopy_fuse_request_duration_seconds";
+	char le[32];
+	unsigned op, b;
+
+	prom_head(f, name, "histogram",
+		  "time from reading a FUSE request to its reply, by opcode");
+	for (op = 0; op < CANOPY_FUSE_OPCODES; op++) {
+		uint64_t cum = 0;
+
+		/* as in stats_json: a histogram once the opcode was seen */
+		if (!op_shown(op) || !get(&stats.op_count[op]))
+			continue;
+		/* bucket b holds latencies under 2^b us; the last, the rest */
+		for (b = 0; b < STATS_LAT_BUCKETS; b++) {
+			cum += get(&stats.op_lat_hist[op][b]);
+			if (b == STATS_LAT_BUCKETS - 1)
+				break;
+			snprintf(le, sizeof(le), "%g", (double)(1ULL << b) / 1e6);
+			prom_sample(f, "canopy_fuse_request_duration_seconds_bucket",
+				    mount, "opcode", opnames[op], le);
+			fprintf(f, "%" PRIu64 "\n", cum);
+		}
+		prom_sample(f, "canopy_fuse_request_duration_seconds_bucket",
+			    mount, "opcode", opnames[op], "+Inf");
+		fprintf(f, "%" PRIu64 "\n", cum);
+		prom_sample(f, "canopy_fuse_request_duration_seconds_sum", mount,
+			    "opcode", opnames[op], NULL);
+		fprintf(f, "%.9f\n", (double)get(&stats.op_lat_ns[op]) / 1e9);
+		prom_sample(f, "canopy_fuse_request_duration_seconds_count",
+			    mount, "opcode", opnames[op], NULL);
+		fprintf(f, "%" PRIu64 "\n", cum);
+	}
+}
+
+static void prom_read_sizes(FILE *f, const char *mount)
+{
+	char le[32];
+	uint64_t cum = 0;
+	unsigned b;
+
+	prom_head(f, "canopy_fuse_read_request_bytes", "histogram",
+		  "sizes of the READ requests the kernel sent");
+	for (b = 0; b < STATS_SIZE_BUCKETS; b++) {
+		cum += get(&stats.read_size_hist[b]);
+		if (b == STATS_SIZE_BUCKETS - 1)
+			snprintf(le, sizeof(le), "+Inf");
+		else
+			snprintf(le, sizeof(le), "%llu", 4096ULL << b);
+		prom_sample(f, "canopy_fuse_read_request_bytes_bucket", mount,
+			    NULL, NULL, le);
+		fprintf(f, "%" PRIu64 "\n", cum);
+	}
+	prom_sample(f, "canopy_fuse_read_request_bytes_sum", mount, NULL, NULL,
+		    NULL);
+	fprintf(f, "%" PRIu64 "\n", get(&stats.read_bytes));
+	prom_sample(f, "canopy_fuse_read_request_bytes_count", mount, NULL,
+		    NULL, NULL);
+	fprintf(f, "%" PRIu64 "\n", cum);
+}
+
+/* Per-opcode counters: one family, one sample per opcode shown. */
+static void prom_ops(FILE *f, const char *mount, const char *name,
+		     const char *help, counter_t *c)
+{
+	unsigned op;
+
+	prom_head(f, name, "counter", help);
+	for (op = 0; op < CANOPY_FUSE_OPCODES; op++) {
+		if (!op_shown(op))
+			continue;
+		prom_sample(f, name, mount, "opcode", opnames[op], NULL);
+		fprintf(f, "%" PRIu64 "\n", get(&c[op]));
+	}
+}
+
+char *stats_prom(const char *mount)
+{
+	char *out = NULL;
+	size_t outlen = 0, i, j;
+	FILE *f;
+
+	f = open_memstream(&out, &outlen);
+	if (!f)
+		return NULL;
+	prom_head(f, "canopy_info", "gauge",
+		  "always 1: the canopyd serving this mount, and its version");
+	prom_sample(f, "canopy_info", mount, "version", CANOPY_VERSION, NULL);
+	fputs("1\n", f);
+	prom_ops(f, mount, "canopy_fuse_requests_total",
+		 "FUSE requests answered, by opcode", stats.op_count);
+	prom_ops(f, mount, "canopy_fuse_request_errors_total",
+		 "FUSE requests answered with an error, by opcode",
+		 stats.op_errors);
+	prom_latency(f, mount);
+	prom_read_sizes(f, mount);
+	for (i = 0; i < sizeof(prom_flat) / sizeof(prom_flat[0]); i++) {
+		const struct prom_family *fam = &prom_flat[i];
+
+		prom_head(f, fam->name, fam->type, fam->help);
+		for (j = 0; j < sizeof(fam->s) / sizeof(fam->s[0]) &&
+			    fam->s[j].c; j++) {
+			prom_sample(f, fam->name, mount, fam->label,
+				    fam->s[j].label, NULL);
+			fprintf(f, "%" PRIu64 "\n", get(fam->s[j].c));
+		}
+	}
 	fclose(f);
 	return out;
 }
