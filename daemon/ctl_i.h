@@ -4,9 +4,12 @@
  * canopyd (ctl.c) and canopyctl.
  *
  * Protocol: the client connects to the unix stream socket, writes one
- * command line ("status", "status json", "stats json", "drop-caches"), and
- * reads the answer until the daemon closes the connection. An answer that
- * starts with "error: " is a failure.
+ * command line ("status", "status json", "stats json", "stats prom",
+ * "tree", "drop-caches", "prefetch TIMEOUT_MS PATH..."), and reads the
+ * answer until the daemon closes the connection. An answer that starts with
+ * "error: " is a failure. The paths of prefetch are absolute and escaped
+ * with ctl_arg_escape() (no space, newline or '%' left), separated by one
+ * space.
  */
 #ifndef CANOPY_CTL_I_H
 #define CANOPY_CTL_I_H
@@ -16,7 +19,59 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CTL_CMD_MAX 256
+#define CTL_CMD_MAX 65536
+#define CTL_PREFETCH_PATHS 16 /* paths one prefetch command takes */
+
+/*
+ * Escape @in for a command line: bytes <= ' ', '%' and 0x7f become %XX.
+ * Returns the length written, or -1 if @out (of @len) is too small.
+ */
+static inline int ctl_arg_escape(const char *in, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (; *in; in++) {
+		unsigned char c = *in;
+
+		if (n + 4 > len)
+			return -1;
+		if (c <= ' ' || c == '%' || c == 0x7f)
+			n += snprintf(out + n, len - n, "%%%02X", c);
+		else
+			out[n++] = c;
+	}
+	if (n >= len)
+		return -1;
+	out[n] = '\0';
+	return (int)n;
+}
+
+/* Undo ctl_arg_escape() in place; -1 for a bad or NUL escape. */
+static inline int ctl_arg_unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		unsigned v;
+
+		if (*s != '%') {
+			*w++ = *s;
+			continue;
+		}
+		if (sscanf(s + 1, "%2x", &v) != 1 || !s[1] || !s[2] ||
+		    !((s[1] >= '0' && s[1] <= '9') ||
+		      (s[1] >= 'A' && s[1] <= 'F') ||
+		      (s[1] >= 'a' && s[1] <= 'f')) ||
+		    !((s[2] >= '0' && s[2] <= '9') ||
+		      (s[2] >= 'A' && s[2] <= 'F') ||
+		      (s[2] >= 'a' && s[2] <= 'f')) || !v)
+			return -1;
+		*w++ = (char)v;
+		s += 2;
+	}
+	*w = '\0';
+	return 0;
+}
 
 /*
  * Escape an absolute path into one file name, as systemd does for units:
