@@ -33,6 +33,8 @@
 #include "wire.h"
 
 #define WIRE_ERR_MAX 4095 /* err fields: 0 or -1 .. -WIRE_ERR_MAX */
+/* err, six u64 counts, nodes_done, nodes_missing, nlisted */
+#define PREFETCH_DONE_FIXED (4 + 6 * 8 + 4 + 4 + 2)
 
 /*
  * Per type: name, flags it may carry, body length bounds. Checked by
@@ -56,6 +58,10 @@ static const struct wire_type_info {
 		       WIRE_IDENT_LEN + 8 + 4 + 2 + WIRE_PATH_MAX},
     [WIRE_READ_RESP] = {"READ_RESP", WIRE_F_RMA, 8, WIRE_BODY_MAX},
     [WIRE_RELEASE] = {"RELEASE", 0, 8, 8},
+    [WIRE_PREFETCH] = {"PREFETCH", 0, 4 + 2 + 2 + 1,
+		       4 + 2 + WIRE_PREFETCH_PATHS * (2 + WIRE_PATH_MAX)},
+    [WIRE_PREFETCH_DONE] = {"PREFETCH_DONE", 0, PREFETCH_DONE_FIXED,
+			    PREFETCH_DONE_FIXED + WIRE_PREFETCH_LISTED * 4},
 };
 
 #define LIST_FIXED (4 + 1 + 4)	     /* err, flags, count */
@@ -770,6 +776,118 @@ int wire_decode_release(const void *body, size_t len, struct wire_release *m)
 
 	if (!get_u64(&c, &m->cookie))
 		return -EBADMSG;
+	return cur_done(&c);
+}
+
+/* ---- prefetch ---- */
+
+static bool prefetch_ok(const struct wire_prefetch *m)
+{
+	return m->timeout_ms >= 1 && m->timeout_ms <= WIRE_PREFETCH_TIMEOUT_MAX &&
+	       m->count >= 1 && m->count <= WIRE_PREFETCH_PATHS;
+}
+
+ssize_t wire_encode_prefetch(void *buf, size_t cap, const struct wire_hdr *h,
+			     const struct wire_prefetch *m)
+{
+	size_t body = 4 + 2, len[WIRE_PREFETCH_PATHS];
+	ssize_t n, total;
+	uint8_t *p;
+	unsigned i;
+
+	if (!prefetch_ok(m))
+		return -EINVAL;
+	for (i = 0; i < m->count; i++) {
+		n = enc_path_len(m->paths[i]);
+		if (n < 0)
+			return n;
+		len[i] = (size_t)n;
+		body += 2 + len[i];
+	}
+	total = enc_check(cap, h, WIRE_PREFETCH, body);
+	if (total < 0)
+		return total;
+	p = put_hdr(buf, h, WIRE_PREFETCH, (uint32_t)body);
+	p = put_u32(p, m->timeout_ms);
+	p = put_u16(p, m->count);
+	for (i = 0; i < m->count; i++) {
+		p = put_u16(p, (uint16_t)len[i]);
+		p = put_bytes(p, m->paths[i], len[i]);
+	}
+	return total;
+}
+
+int wire_decode_prefetch(const void *body, size_t len,
+			 struct wire_prefetch *m)
+{
+	struct cur c = {body, len};
+	unsigned i;
+	int ret;
+
+	if (!get_u32(&c, &m->timeout_ms) || !get_u16(&c, &m->count) ||
+	    !prefetch_ok(m))
+		return -EBADMSG;
+	for (i = 0; i < m->count; i++) {
+		ret = get_path(&c, m->paths[i]);
+		if (ret)
+			return ret;
+	}
+	return cur_done(&c);
+}
+
+static bool prefetch_done_ok(const struct wire_prefetch_done *m)
+{
+	return err_ok(m->err) && m->nlisted <= WIRE_PREFETCH_LISTED &&
+	       m->nlisted <= m->nodes_missing;
+}
+
+ssize_t wire_encode_prefetch_done(void *buf, size_t cap,
+				  const struct wire_hdr *h,
+				  const struct wire_prefetch_done *m)
+{
+	ssize_t total;
+	uint8_t *p;
+	unsigned i;
+
+	if (!prefetch_done_ok(m))
+		return -EINVAL;
+	total = enc_check(cap, h, WIRE_PREFETCH_DONE,
+			  PREFETCH_DONE_FIXED + 4 * (size_t)m->nlisted);
+	if (total < 0)
+		return total;
+	p = put_hdr(buf, h, WIRE_PREFETCH_DONE,
+		    (uint32_t)(total - WIRE_HDR_LEN));
+	p = put_u32(p, (uint32_t)m->err);
+	p = put_u64(p, m->files);
+	p = put_u64(p, m->bytes);
+	p = put_u64(p, m->files_max);
+	p = put_u64(p, m->bytes_max);
+	p = put_u64(p, m->skipped);
+	p = put_u64(p, m->errors);
+	p = put_u32(p, m->nodes_done);
+	p = put_u32(p, m->nodes_missing);
+	p = put_u16(p, m->nlisted);
+	for (i = 0; i < m->nlisted; i++)
+		p = put_u32(p, m->listed[i]);
+	return total;
+}
+
+int wire_decode_prefetch_done(const void *body, size_t len,
+			      struct wire_prefetch_done *m)
+{
+	struct cur c = {body, len};
+	unsigned i;
+
+	if (!get_i32(&c, &m->err) || !get_u64(&c, &m->files) ||
+	    !get_u64(&c, &m->bytes) || !get_u64(&c, &m->files_max) ||
+	    !get_u64(&c, &m->bytes_max) || !get_u64(&c, &m->skipped) ||
+	    !get_u64(&c, &m->errors) || !get_u32(&c, &m->nodes_done) ||
+	    !get_u32(&c, &m->nodes_missing) || !get_u16(&c, &m->nlisted) ||
+	    !prefetch_done_ok(m))
+		return -EBADMSG;
+	for (i = 0; i < m->nlisted; i++)
+		if (!get_u32(&c, &m->listed[i]))
+			return -EBADMSG;
 	return cur_done(&c);
 }
 

@@ -29,6 +29,11 @@
  *   READ_RESP           i32 err, u32 len, [rpc: len data bytes]
  *                                         [rma: u64 addr, key, cookie]
  *   RELEASE             u64 cookie
+ *   PREFETCH            u32 timeout_ms, u16 count,
+ *                       count x (u16 len, path)
+ *   PREFETCH_DONE       i32 err, u64 files bytes files_max bytes_max
+ *                       skipped errors, u32 nodes_done nodes_missing,
+ *                       u16 nlisted, nlisted x u32 node index
  *
  *   attr   u64 ino size blocks dev rdev, i64 atime_ns mtime_ns ctime_ns,
  *          u32 mode nlink uid gid blksize                      (84 bytes)
@@ -87,6 +92,8 @@ enum wire_type {
 	WIRE_READ_REQ = 9,
 	WIRE_READ_RESP = 10,
 	WIRE_RELEASE = 11,
+	WIRE_PREFETCH = 12,
+	WIRE_PREFETCH_DONE = 13,
 	WIRE_TYPE_MAX
 };
 enum { WIRE_F_RMA = 1 << 0 }; /* READ_REQ: answer with an RMA key */
@@ -146,6 +153,34 @@ struct wire_read_resp {
 };
 struct wire_release {
 	uint64_t cookie;
+};
+
+/*
+ * PREFETCH: warm the caches of the receiver and of its subtree of the
+ * broadcast tree with @count paths, answering PREFETCH_DONE within
+ * @timeout_ms.
+ */
+#define WIRE_PREFETCH_PATHS 16
+#define WIRE_PREFETCH_TIMEOUT_MAX (7u * 24 * 3600 * 1000) /* a week, ms */
+struct wire_prefetch {
+	uint32_t timeout_ms; /* 1 .. WIRE_PREFETCH_TIMEOUT_MAX */
+	uint16_t count;	     /* 1 .. WIRE_PREFETCH_PATHS */
+	char paths[WIRE_PREFETCH_PATHS][WIRE_PATH_MAX + 1];
+};
+/*
+ * PREFETCH_DONE: what a subtree did. err is the receiver's own failure
+ * (-EPERM for a path outside the exports, -EBUSY, -ETIMEDOUT) or 0; the
+ * counts are summed over the nodes that finished (files_max and bytes_max:
+ * the most of one node); listed names up to WIRE_PREFETCH_LISTED of the
+ * nodes_missing nodes that did not finish.
+ */
+#define WIRE_PREFETCH_LISTED 64
+struct wire_prefetch_done {
+	int32_t err;
+	uint64_t files, bytes, files_max, bytes_max, skipped, errors;
+	uint32_t nodes_done, nodes_missing;
+	uint16_t nlisted; /* <= WIRE_PREFETCH_LISTED and <= nodes_missing */
+	uint32_t listed[WIRE_PREFETCH_LISTED];
 };
 
 /* LIST_RESP: err, flags (more), count, then count entries. */
@@ -237,6 +272,11 @@ ssize_t wire_encode_read_resp_hdr(void *buf, size_t cap,
 				  size_t *data_off);
 ssize_t wire_encode_release(void *buf, size_t cap, const struct wire_hdr *h,
 			    const struct wire_release *m);
+ssize_t wire_encode_prefetch(void *buf, size_t cap, const struct wire_hdr *h,
+			     const struct wire_prefetch *m);
+ssize_t wire_encode_prefetch_done(void *buf, size_t cap,
+				  const struct wire_hdr *h,
+				  const struct wire_prefetch_done *m);
 
 /*
  * Listing encoder over @buf of @cap bytes. begin: -ENOSPC if not even the
@@ -270,6 +310,11 @@ int wire_decode_read_req(const void *body, size_t len, struct wire_read_req *m);
 int wire_decode_read_resp(const void *body, size_t len, uint16_t flags,
 			  struct wire_read_resp *m);
 int wire_decode_release(const void *body, size_t len, struct wire_release *m);
+/* Every path as a request path; timeout_ms and count within bounds. */
+int wire_decode_prefetch(const void *body, size_t len,
+			 struct wire_prefetch *m);
+int wire_decode_prefetch_done(const void *body, size_t len,
+			      struct wire_prefetch_done *m);
 
 /*
  * Listing decoder: wire_list_decode() reads err, more and count; then

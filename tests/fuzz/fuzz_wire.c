@@ -72,6 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct wire_list_req lr;
 	static struct wire_readlink_resp rl;
 	static struct wire_read_req rq;
+	static struct wire_prefetch pf;
+	struct wire_prefetch_done pd;
 	struct wire_read_resp rr;
 	struct wire_release rel;
 	struct wire_key none;
@@ -159,6 +161,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!wire_decode_release(body, len, &rel) && TYPE_OK(WIRE_RELEASE))
 		same(out, wire_encode_release(out, cap, WITH_FLAGS(base), &rel),
+		     body, len, data, hdr_ok);
+	if (!wire_decode_prefetch(body, len, &pf) && TYPE_OK(WIRE_PREFETCH))
+		same(out, wire_encode_prefetch(out, cap, WITH_FLAGS(base), &pf),
+		     body, len, data, hdr_ok);
+	if (!wire_decode_prefetch_done(body, len, &pd) &&
+	    TYPE_OK(WIRE_PREFETCH_DONE))
+		same(out,
+		     wire_encode_prefetch_done(out, cap, WITH_FLAGS(base), &pd),
 		     body, len, data, hdr_ok);
 	if (TYPE_OK(WIRE_LIST_RESP))
 		list_round_trip(WITH_FLAGS(base), body, len, out, cap, data,

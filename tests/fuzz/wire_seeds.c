@@ -78,6 +78,13 @@ int main(int argc, char **argv)
 	    "/lus/proj/model.bin", {0xfd01, 77, 9 << 20, 1, 2}, 2, 1 << 22};
 	struct wire_read_resp rr = {.len = sizeof(data) - 1, .data = data};
 	struct wire_release rel = {0x1234};
+	static struct wire_prefetch pf = {
+	    .timeout_ms = 600000, .count = 2,
+	    .paths = {"/lus/proj/env", "/lus/proj/model.bin"}};
+	struct wire_prefetch_done pd = {
+	    .files = 312, .bytes = 25165824, .files_max = 104,
+	    .bytes_max = 8388608, .nodes_done = 3, .nodes_missing = 1,
+	    .nlisted = 1, .listed = {5}};
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: wire_seeds DIR\n");
@@ -119,5 +126,11 @@ int main(int argc, char **argv)
 	rr = (struct wire_read_resp){.err = -EIO};
 	put("read_resp-eio", wire_encode_read_resp(buf, sizeof(buf), &h, &rr));
 	put("release", wire_encode_release(buf, sizeof(buf), &h, &rel));
+	put("prefetch", wire_encode_prefetch(buf, sizeof(buf), &h, &pf));
+	put("prefetch_done",
+	    wire_encode_prefetch_done(buf, sizeof(buf), &h, &pd));
+	pd = (struct wire_prefetch_done){.err = -EPERM, .nodes_missing = 1};
+	put("prefetch_done-eperm",
+	    wire_encode_prefetch_done(buf, sizeof(buf), &h, &pd));
 	return 0;
 }

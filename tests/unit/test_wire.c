@@ -79,6 +79,9 @@ enum {
 	M_READ_RESP_RMA,
 	M_READ_RESP_ERR,
 	M_RELEASE,
+	M_PREFETCH,
+	M_PREFETCH_DONE,
+	M_PREFETCH_DONE_ERR,
 };
 
 #define NMSG_MAX 32
@@ -132,6 +135,13 @@ static void make_msgs(void)
 	struct wire_read_resp rr = {.len = sizeof(block_data),
 				    .data = block_data};
 	struct wire_release rel = {0xdeadbeefcafef00dull};
+	struct wire_prefetch_done pd = {
+	    .files = 300, .bytes = 7 << 20, .files_max = 100,
+	    .bytes_max = 3 << 20, .skipped = 1, .errors = 2,
+	    .nodes_done = 3, .nodes_missing = 2, .nlisted = 2,
+	    .listed = {4, 0xfffffffeu},
+	};
+	struct wire_prefetch *pf;
 	ssize_t len;
 	size_t i;
 
@@ -176,6 +186,18 @@ static void make_msgs(void)
 	add_msg("read_resp error", buf,
 		wire_encode_read_resp(buf, BUF_CAP, &hdr, &rr));
 	add_msg("release", buf, wire_encode_release(buf, BUF_CAP, &hdr, &rel));
+	pf = calloc(1, sizeof(*pf));
+	pf->timeout_ms = 600000;
+	pf->count = 2;
+	strcpy(pf->paths[0], "/lus/proj/env");
+	strcpy(pf->paths[1], "/lus/proj/model.bin");
+	add_msg("prefetch", buf, wire_encode_prefetch(buf, BUF_CAP, &hdr, pf));
+	free(pf);
+	add_msg("prefetch_done", buf,
+		wire_encode_prefetch_done(buf, BUF_CAP, &hdr, &pd));
+	pd = (struct wire_prefetch_done){.err = -EPERM, .nodes_missing = 1};
+	add_msg("prefetch_done error", buf,
+		wire_encode_prefetch_done(buf, BUF_CAP, &hdr, &pd));
 }
 
 static void free_msgs(void)
@@ -197,12 +219,18 @@ static int decode_body(uint8_t type, uint16_t flags, const uint8_t *body,
 	static struct wire_readlink_resp rl;
 	static struct wire_read_req rq;
 	static struct wire_list_ent ent;
+	static struct wire_prefetch pf;
+	struct wire_prefetch_done pd;
 	struct wire_read_resp rr;
 	struct wire_release rel;
 	struct wire_list_dec d;
 	int ret;
 
 	switch (type) {
+	case WIRE_PREFETCH:
+		return wire_decode_prefetch(body, len, &pf);
+	case WIRE_PREFETCH_DONE:
+		return wire_decode_prefetch_done(body, len, &pd);
 	case WIRE_PING:
 	case WIRE_PONG:
 		return wire_decode_empty(body, len);
@@ -353,6 +381,8 @@ Test(wire, names_every_type)
 	cr_assert_str_eq(wire_type_name(WIRE_PING), "PING");
 	cr_assert_str_eq(wire_type_name(WIRE_LIST_RESP), "LIST_RESP");
 	cr_assert_str_eq(wire_type_name(WIRE_RELEASE), "RELEASE");
+	cr_assert_str_eq(wire_type_name(WIRE_PREFETCH), "PREFETCH");
+	cr_assert_str_eq(wire_type_name(WIRE_PREFETCH_DONE), "PREFETCH_DONE");
 	cr_assert_str_eq(wire_type_name(0), "UNKNOWN");
 	cr_assert_str_eq(wire_type_name(WIRE_TYPE_MAX), "UNKNOWN");
 	cr_assert_str_eq(wire_type_name(255), "UNKNOWN");
@@ -1170,4 +1200,142 @@ Test(wire, loads_a_key_others_can_read_but_says_so)
 	cr_assert_arr_eq(k.bytes, key_b, 32);
 	unlink(path);
 	rmdir(key_dir);
+}
+
+/* ---- prefetch ---- */
+
+Test(wire, round_trips_a_prefetch_of_several_paths)
+{
+	struct wire_prefetch *in = calloc(1, sizeof(*in));
+	struct wire_prefetch *out = calloc(1, sizeof(*out));
+	uint8_t *buf = malloc(WIRE_HDR_LEN + 70000);
+	struct wire_hdr h;
+	ssize_t len;
+	unsigned i;
+
+	in->timeout_ms = WIRE_PREFETCH_TIMEOUT_MAX;
+	in->count = WIRE_PREFETCH_PATHS;
+	for (i = 0; i < in->count; i++) {
+		/* the longest paths, so the message is as big as it gets */
+		memset(in->paths[i], 'a' + i, WIRE_PATH_MAX);
+		in->paths[i][0] = '/';
+	}
+	len = wire_encode_prefetch(buf, WIRE_HDR_LEN + 70000, &hdr, in);
+	cr_assert_eq(len, WIRE_HDR_LEN + 6 +
+			      WIRE_PREFETCH_PATHS * (2 + WIRE_PATH_MAX));
+	cr_assert_eq(wire_decode_hdr(buf, (size_t)len, &h), 0);
+	cr_assert_eq(h.type, WIRE_PREFETCH);
+	cr_assert_eq(wire_decode_prefetch(buf + WIRE_HDR_LEN, h.body_len, out),
+		     0);
+	cr_assert_eq(out->timeout_ms, in->timeout_ms);
+	cr_assert_eq(out->count, in->count);
+	for (i = 0; i < in->count; i++)
+		cr_assert_str_eq(out->paths[i], in->paths[i]);
+	free(in);
+	free(out);
+	free(buf);
+}
+
+Test(wire, refuses_a_prefetch_without_paths_with_too_many_or_no_time)
+{
+	struct wire_prefetch *m = calloc(1, sizeof(*m));
+	uint8_t buf[256], *b = msgs[M_PREFETCH].buf + WIRE_HDR_LEN;
+	size_t blen = msgs[M_PREFETCH].len - WIRE_HDR_LEN;
+
+	m->timeout_ms = 1000;
+	m->count = 0;
+	cr_assert_eq(wire_encode_prefetch(buf, sizeof(buf), &hdr, m), -EINVAL);
+	m->count = WIRE_PREFETCH_PATHS + 1;
+	cr_assert_eq(wire_encode_prefetch(buf, sizeof(buf), &hdr, m), -EINVAL);
+	m->count = 1;
+	strcpy(m->paths[0], "relative/path");
+	cr_assert_eq(wire_encode_prefetch(buf, sizeof(buf), &hdr, m), -EINVAL);
+	strcpy(m->paths[0], "/lus/../etc");
+	cr_assert_eq(wire_encode_prefetch(buf, sizeof(buf), &hdr, m), -EINVAL);
+	strcpy(m->paths[0], "/lus");
+	m->timeout_ms = 0;
+	cr_assert_eq(wire_encode_prefetch(buf, sizeof(buf), &hdr, m), -EINVAL);
+	m->timeout_ms = 1000;
+	cr_assert_eq(wire_encode_prefetch(buf, 20, &hdr, m), -ENOSPC);
+
+	/* the same, made by hand in a valid message's body */
+	cr_assert_eq(wire_decode_prefetch(b, blen, m), 0);
+	b[0] = b[1] = b[2] = b[3] = 0; /* timeout 0 */
+	cr_assert_eq(wire_decode_prefetch(b, blen, m), -EBADMSG);
+	b[0] = 1;
+	b[4] = 3; /* count 3, two paths */
+	cr_assert_eq(wire_decode_prefetch(b, blen, m), -EBADMSG);
+	b[4] = 1; /* count 1, a path too many */
+	cr_assert_eq(wire_decode_prefetch(b, blen, m), -EBADMSG);
+	b[4] = 2;
+	b[8] = '.'; /* the first path no longer absolute */
+	cr_assert_eq(wire_decode_prefetch(b, blen, m), -EBADMSG);
+	b[8] = '/';
+	b[9] = '\0';
+	cr_assert_eq(wire_decode_prefetch(b, blen, m), -EPROTO);
+	free(m);
+}
+
+Test(wire, round_trips_a_prefetch_done_and_its_missing_nodes)
+{
+	struct wire_prefetch_done in = {
+	    .files = UINT64_MAX, .bytes = 1ull << 40, .files_max = 7,
+	    .bytes_max = 9, .skipped = 3, .errors = 1, .nodes_done = 9999,
+	    .nodes_missing = 100, .nlisted = WIRE_PREFETCH_LISTED,
+	}, out;
+	uint8_t buf[1024];
+	struct wire_hdr h;
+	ssize_t len;
+	unsigned i;
+
+	for (i = 0; i < WIRE_PREFETCH_LISTED; i++)
+		in.listed[i] = i * 1000 + 1;
+	len = wire_encode_prefetch_done(buf, sizeof(buf), &hdr, &in);
+	cr_assert_eq(len, WIRE_HDR_LEN + 62 + 4 * WIRE_PREFETCH_LISTED);
+	cr_assert_eq(wire_decode_hdr(buf, (size_t)len, &h), 0);
+	memset(&out, 0xff, sizeof(out));
+	cr_assert_eq(wire_decode_prefetch_done(buf + WIRE_HDR_LEN, h.body_len,
+					       &out), 0);
+	cr_assert_eq(out.err, 0);
+	cr_assert_eq(out.files, in.files);
+	cr_assert_eq(out.bytes, in.bytes);
+	cr_assert_eq(out.files_max, 7);
+	cr_assert_eq(out.bytes_max, 9);
+	cr_assert_eq(out.skipped, 3);
+	cr_assert_eq(out.errors, 1);
+	cr_assert_eq(out.nodes_done, 9999);
+	cr_assert_eq(out.nodes_missing, 100);
+	cr_assert_eq(out.nlisted, WIRE_PREFETCH_LISTED);
+	for (i = 0; i < WIRE_PREFETCH_LISTED; i++)
+		cr_assert_eq(out.listed[i], i * 1000 + 1);
+}
+
+Test(wire, refuses_a_prefetch_done_listing_more_than_it_misses)
+{
+	struct wire_prefetch_done m = {.nodes_missing = 1, .nlisted = 2};
+	uint8_t buf[1024], *b = msgs[M_PREFETCH_DONE].buf + WIRE_HDR_LEN;
+	size_t blen = msgs[M_PREFETCH_DONE].len - WIRE_HDR_LEN;
+
+	cr_assert_eq(wire_encode_prefetch_done(buf, sizeof(buf), &hdr, &m),
+		     -EINVAL);
+	m.nodes_missing = 1000;
+	m.nlisted = WIRE_PREFETCH_LISTED + 1;
+	cr_assert_eq(wire_encode_prefetch_done(buf, sizeof(buf), &hdr, &m),
+		     -EINVAL);
+	m.nlisted = 0;
+	m.err = -5000;
+	cr_assert_eq(wire_encode_prefetch_done(buf, sizeof(buf), &hdr, &m),
+		     -EINVAL);
+
+	/* by hand: nodes_missing (offset 56) below nlisted (offset 60) */
+	cr_assert_eq(wire_decode_prefetch_done(b, blen, &m), 0);
+	cr_assert_eq(m.nlisted, 2);
+	b[56] = 1;
+	cr_assert_eq(wire_decode_prefetch_done(b, blen, &m), -EBADMSG);
+	b[56] = 2;
+	b[60] = 3; /* three listed, two there */
+	cr_assert_eq(wire_decode_prefetch_done(b, blen, &m), -EBADMSG);
+	b[60] = 2;
+	b[0] = 0x01; /* err 1: not 0 nor -errno */
+	cr_assert_eq(wire_decode_prefetch_done(b, blen, &m), -EBADMSG);
 }
