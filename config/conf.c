@@ -194,6 +194,13 @@ const struct param conf_params[] = {
 		.help = "receive buffers posted for peer messages",
 	},
 	{
+		.key = "transport.ready_wait", .opt = "ready-wait",
+		.type = PARAM_SECONDS, .off = FIELD(ready_wait),
+		.def = "30", .arg = "SEC",
+		.help = "at start, wait this long at most for the parent in "
+			"each tree before reporting ready",
+	},
+	{
 		.key = "control.socket", .opt = "ctl-socket",
 		.type = PARAM_STRING, .off = FIELD(ctl_socket),
 		.def = "", .arg = "PATH",

@@ -116,6 +116,7 @@ struct conf {
 	double peer_timeout;     /* seconds, transport.timeout (default 2) */
 	unsigned peer_threads;   /* transport.threads */
 	unsigned recv_buffers;   /* transport.recv_buffers */
+	double ready_wait;       /* seconds: wait for parents before ready */
 
 	/* control and logging */
 	char *ctl_socket;        /* "" = derived from the mount point */

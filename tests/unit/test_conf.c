@@ -130,6 +130,7 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_eq(c.peer_timeout, 2.0);
 	cr_assert_eq(c.peer_threads, 4);
 	cr_assert_eq(c.recv_buffers, 16);
+	cr_assert_eq(c.ready_wait, 30.0);
 	cr_assert_eq(c.auth_none, false);
 	cr_assert_null(c.auth_key_file);
 	cr_assert_eq(c.node_index, 0);
@@ -161,6 +162,7 @@ Test(conf, table_has_one_entry_per_field_with_unique_names)
 		offsetof(struct conf, peer_timeout),
 		offsetof(struct conf, peer_threads),
 		offsetof(struct conf, recv_buffers),
+		offsetof(struct conf, ready_wait),
 		offsetof(struct conf, ctl_socket),
 		offsetof(struct conf, log_level),
 		offsetof(struct conf, node),
