@@ -65,109 +65,9 @@
 #include "canopyd_i.h"
 #include "fabric.h"
 #include "io.h"
+#include "peer_i.h"
 #include "tree.h"
 #include "wire.h"
-
-#define CALL_BUCKETS 256
-#define CALL_MAX_SLICES 30 /* a busy peer is waited on this many timeouts */
-#define RMA_HOLD_SLICES 8  /* an unreleased RMA buffer is kept this long */
-#define QUEUE_MAX 4096	   /* queued requests beyond this are dropped */
-#define DEAD_BACKOFF_MAX_NS (30ULL * 1000000000ULL)
-#define LIST_MSG_MAX (1u << 20)
-#define MAX_CANDIDATES 64
-#define HOLD_MAX 64           /* files served recently, kept open */
-
-struct peer {
-	uint32_t idx;
-	const struct conf_node *cn;
-	/* fields below are protected by ps->lock */
-	bool have_addr;
-	uint64_t addr;
-	bool seen;	     /* has answered at least once */
-	uint64_t dead_until; /* ns; skipped until then */
-	unsigned fails;	     /* failures in a row */
-	bool warned;	     /* "does not answer" logged */
-};
-
-struct call {
-	struct call *next; /* in the call table; protected by ps->lock */
-	uint64_t id;
-	uint32_t to;
-	uint8_t want; /* response type */
-	bool done;
-	void *resp; /* the response, a kept receive buffer */
-	size_t resp_len;
-	struct wire_hdr rh;
-	pthread_cond_t cond;
-};
-
-struct srv_req {
-	struct srv_req *next;
-	void *buf; /* kept receive buffer */
-	size_t len;
-	struct wire_hdr h;
-};
-
-struct rq {
-	struct srv_req *head, **tail;
-	size_t len;
-};
-
-struct rma_buf {
-	void *p;
-	struct fab_mr *mr;
-	/* fields below are protected by ps->rlock */
-	bool busy;
-	uint64_t cookie;
-	uint64_t expires;
-};
-
-struct peers {
-	struct canopy *cp;
-	struct fab *fab;
-	struct tree *tree;
-	struct wire_key key;
-	uint32_t self, n;
-	struct peer *peer;
-	bool rma, block_placement;
-	uint64_t timeout_ns;
-	int timeout_ms;
-	uint64_t bs;
-	size_t max_msg;
-	atomic_uint_fast64_t next_id;
-
-	pthread_mutex_t lock;
-	struct call *calls[CALL_BUCKETS]; /* protected by lock */
-
-	pthread_mutex_t qlock;
-	pthread_cond_t qcond;
-	struct rq q, pings; /* protected by qlock */
-	bool stopping;	    /* protected by qlock */
-
-	unsigned nsrv;
-	struct worker *srv; /* [nsrv + 1]: the last one answers pings */
-	pthread_t *tids;
-	unsigned started;
-
-	pthread_mutex_t rlock;
-	pthread_cond_t rcond;
-	struct rma_buf *rbuf;
-	size_t nrbuf;
-	uint64_t next_cookie; /* protected by rlock */
-
-	pthread_mutex_t mrlock;
-	struct fab_mr **mrs;  /* worker buffers registered; by mrlock */
-	size_t nmrs;
-
-	/*
-	 * The files served last stay open (a reference and a cache_obj_open
-	 * each), so a child reading a file block by block does not make the
-	 * owner open the backing file again for every block.
-	 */
-	pthread_mutex_t hlock;
-	struct cache_obj *held[HOLD_MAX]; /* protected by hlock */
-	unsigned hnext;                   /* protected by hlock */
-};
 
 /* ---- helpers --------------------------------------------------------------
  */
@@ -184,7 +84,7 @@ static void abstime(uint64_t deadline_ns, struct timespec *ts)
 	ts->tv_nsec = deadline_ns % 1000000000ULL;
 }
 
-static void cond_init_mono(pthread_cond_t *c)
+void peer_cond_init_mono(pthread_cond_t *c)
 {
 	pthread_condattr_t a;
 
@@ -245,7 +145,7 @@ static void attr_from_wire(struct statx *s, const struct wire_attr *a)
 	s->stx_blksize = a->blksize;
 }
 
-static void hdr_init(struct peers *ps, struct wire_hdr *h, uint8_t type,
+void peer_hdr_init(struct peers *ps, struct wire_hdr *h, uint8_t type,
 		     uint64_t id)
 {
 	memset(h, 0, sizeof(*h));
@@ -256,7 +156,7 @@ static void hdr_init(struct peers *ps, struct wire_hdr *h, uint8_t type,
 	h->src = ps->self;
 }
 
-static const char *peer_name(const struct peers *ps, uint32_t i)
+const char *peer_name(const struct peers *ps, uint32_t i)
 {
 	return ps->cp->conf->nodes[i].name;
 }
@@ -273,7 +173,7 @@ static bool peer_dead(struct peers *ps, uint32_t i)
 	return dead;
 }
 
-static void peer_failed(struct peers *ps, uint32_t i, int err)
+void peer_failed(struct peers *ps, uint32_t i, int err)
 {
 	struct peer *p = &ps->peer[i];
 	uint64_t backoff;
@@ -295,7 +195,7 @@ static void peer_failed(struct peers *ps, uint32_t i, int err)
 			 p->cn->name, p->cn->addrs[0], strerror(-err));
 }
 
-static void peer_answered(struct peers *ps, uint32_t i)
+void peer_answered(struct peers *ps, uint32_t i)
 {
 	struct peer *p = &ps->peer[i];
 	bool back;
@@ -312,7 +212,7 @@ static void peer_answered(struct peers *ps, uint32_t i)
 			   p->cn->addrs[0]);
 }
 
-static int peer_addr(struct peers *ps, uint32_t i, uint64_t *addr)
+int peer_addr(struct peers *ps, uint32_t i, uint64_t *addr)
 {
 	struct peer *p = &ps->peer[i];
 	uint64_t a;
@@ -396,7 +296,7 @@ static void set_req_id(void *buf, uint64_t id)
  * fails is retried with backoff, for one timeout at most. On error @c is
  * not registered.
  */
-static int call_send(struct peers *ps, uint32_t to, const void *msg, size_t len,
+int peer_call_send(struct peers *ps, uint32_t to, const void *msg, size_t len,
 		     struct call *c)
 {
 	uint64_t deadline = deadline_in(ps->timeout_ns), addr;
@@ -445,7 +345,7 @@ static int call_send(struct peers *ps, uint32_t to, const void *msg, size_t len,
 }
 
 /* Wait up to @ns for @c's response; true if it came. */
-static bool call_wait(struct peers *ps, struct call *c, uint64_t ns)
+bool peer_call_wait(struct peers *ps, struct call *c, uint64_t ns)
 {
 	struct timespec ts;
 	bool done;
@@ -461,7 +361,7 @@ static bool call_wait(struct peers *ps, struct call *c, uint64_t ns)
 }
 
 /* Give up on @c; true if its response came after all. */
-static bool call_cancel(struct peers *ps, struct call *c)
+bool peer_call_cancel(struct peers *ps, struct call *c)
 {
 	bool done;
 
@@ -473,7 +373,7 @@ static bool call_cancel(struct peers *ps, struct call *c)
 	return done;
 }
 
-static int ping(struct peers *ps, uint32_t to)
+int peer_ping(struct peers *ps, uint32_t to)
 {
 	uint8_t msg[WIRE_HDR_LEN];
 	struct wire_hdr h;
@@ -481,13 +381,13 @@ static int ping(struct peers *ps, uint32_t to)
 	ssize_t len;
 	int ret;
 
-	hdr_init(ps, &h, WIRE_PING, 0);
+	peer_hdr_init(ps, &h, WIRE_PING, 0);
 	len = wire_encode_ping(msg, sizeof(msg), &h);
 	if (len < 0)
 		return (int)len;
-	cond_init_mono(&c.cond);
-	ret = call_send(ps, to, msg, len, &c);
-	if (!ret && !call_wait(ps, &c, ps->timeout_ns) && !call_cancel(ps, &c))
+	peer_cond_init_mono(&c.cond);
+	ret = peer_call_send(ps, to, msg, len, &c);
+	if (!ret && !peer_call_wait(ps, &c, ps->timeout_ns) && !peer_call_cancel(ps, &c))
 		ret = -ETIMEDOUT;
 	pthread_cond_destroy(&c.cond);
 	if (!ret)
@@ -508,14 +408,14 @@ static int call(struct peers *ps, uint32_t to, const void *msg, size_t len,
 	struct call c;
 	int ret;
 
-	cond_init_mono(&c.cond);
-	ret = call_send(ps, to, msg, len, &c);
+	peer_cond_init_mono(&c.cond);
+	ret = peer_call_send(ps, to, msg, len, &c);
 	for (slice = 0; !ret; slice++) {
-		if (call_wait(ps, &c, ps->timeout_ns))
+		if (peer_call_wait(ps, &c, ps->timeout_ns))
 			break;
 		/* no answer yet: gone, or busy? */
-		if (slice + 1 >= CALL_MAX_SLICES || ping(ps, to)) {
-			if (!call_cancel(ps, &c))
+		if (slice + 1 >= CALL_MAX_SLICES || peer_ping(ps, to)) {
+			if (!peer_call_cancel(ps, &c))
 				ret = -ETIMEDOUT;
 			break;
 		}
@@ -660,7 +560,7 @@ static int ask_path(struct peers *ps, uint8_t type, const char *dir,
 	if (!m)
 		return -ENOMEM;
 	snprintf(m->path, sizeof(m->path), "%s", path);
-	hdr_init(ps, &h, type, 0);
+	peer_hdr_init(ps, &h, type, 0);
 	if (type == WIRE_STAT_REQ)
 		len = wire_encode_stat_req(msg, sizeof(msg), &h, m);
 	else
@@ -788,7 +688,7 @@ int peers_list(struct worker *w, const char *path, struct meta_list **out)
 	snprintf(m->path, sizeof(m->path), "%s", path);
 	do {
 		m->start = (uint32_t)la.l->n;
-		hdr_init(ps, &h, WIRE_LIST_REQ, 0);
+		peer_hdr_init(ps, &h, WIRE_LIST_REQ, 0);
 		len = wire_encode_list_req(msg, sizeof(msg), &h, m);
 		if (len < 0) {
 			ret = (int)len;
@@ -849,7 +749,7 @@ static void send_release(struct peers *ps, uint32_t to, uint64_t cookie)
 	buf = fab_msg_alloc(ps->fab, WIRE_HDR_LEN + 64);
 	if (!buf)
 		return;
-	hdr_init(ps, &h, WIRE_RELEASE, 0);
+	peer_hdr_init(ps, &h, WIRE_RELEASE, 0);
 	len = wire_encode_release(buf, WIRE_HDR_LEN + 64, &h, &rel);
 	if (len < 0) {
 		fab_msg_free(ps->fab, buf);
@@ -963,7 +863,7 @@ int peers_fetch_block(struct worker *w, struct cache_obj *o, uint64_t b,
 	m->id.ctime_ns = id->ctime_ns;
 	m->block = b;
 	m->block_size = (uint32_t)ps->bs;
-	hdr_init(ps, &h, WIRE_READ_REQ, 0);
+	peer_hdr_init(ps, &h, WIRE_READ_REQ, 0);
 	if (ps->rma)
 		h.flags = WIRE_F_RMA;
 	mlen = wire_encode_read_req(msg, WIRE_HDR_LEN + sizeof(*m), &h, m);
@@ -1084,7 +984,7 @@ static bool on_recv(void *arg, void *buf, size_t len)
 /* ---- serving ------------------------------------------------------------- */
 
 /* Send a response built in @buf (from fab_msg_alloc) to @to. */
-static void respond(struct peers *ps, uint32_t to, void *buf, ssize_t len)
+void peer_respond(struct peers *ps, uint32_t to, void *buf, ssize_t len)
 {
 	uint64_t addr;
 	int ret;
@@ -1129,7 +1029,7 @@ static bool below_export(const struct view *v, const char *d)
 	return view_classify(v, parent) == VIEW_REAL;
 }
 
-static bool path_allowed(struct peers *ps, struct worker *w, const char *path)
+bool peer_path_allowed(struct peers *ps, struct worker *w, const char *path)
 {
 	const struct view *v = &ps->cp->view;
 	char dir[WIRE_PATH_MAX + 1], *slash;
@@ -1159,8 +1059,8 @@ static void serve_ping(struct peers *ps, const struct srv_req *r)
 
 	if (!buf)
 		return;
-	hdr_init(ps, &h, WIRE_PONG, r->h.req_id);
-	respond(ps, r->h.src, buf, wire_encode_pong(buf, WIRE_HDR_LEN, &h));
+	peer_hdr_init(ps, &h, WIRE_PONG, r->h.req_id);
+	peer_respond(ps, r->h.src, buf, wire_encode_pong(buf, WIRE_HDR_LEN, &h));
 }
 
 static void serve_stat(struct peers *ps, struct worker *w,
@@ -1180,7 +1080,7 @@ static void serve_stat(struct peers *ps, struct worker *w,
 		free(m);
 		return;
 	}
-	if (!path_allowed(ps, w, m->path))
+	if (!peer_path_allowed(ps, w, m->path))
 		resp.err = -EPERM;
 	else
 		resp.err = meta_stat(w, m->path, &stx);
@@ -1190,8 +1090,8 @@ static void serve_stat(struct peers *ps, struct worker *w,
 	buf = fab_msg_alloc(ps->fab, cap);
 	if (!buf)
 		return;
-	hdr_init(ps, &h, WIRE_STAT_RESP, r->h.req_id);
-	respond(ps, r->h.src, buf, wire_encode_stat_resp(buf, cap, &h, &resp));
+	peer_hdr_init(ps, &h, WIRE_STAT_RESP, r->h.req_id);
+	peer_respond(ps, r->h.src, buf, wire_encode_stat_resp(buf, cap, &h, &resp));
 }
 
 static void serve_readlink(struct peers *ps, struct worker *w,
@@ -1210,7 +1110,7 @@ static void serve_readlink(struct peers *ps, struct worker *w,
 		STAT_INC(peer_malformed);
 		goto out;
 	}
-	if (!path_allowed(ps, w, m->path)) {
+	if (!peer_path_allowed(ps, w, m->path)) {
 		resp->err = -EPERM;
 	} else {
 		n = meta_readlink(w, m->path, resp->target, WIRE_PATH_MAX);
@@ -1222,8 +1122,8 @@ static void serve_readlink(struct peers *ps, struct worker *w,
 	buf = fab_msg_alloc(ps->fab, cap);
 	if (!buf)
 		goto out;
-	hdr_init(ps, &h, WIRE_READLINK_RESP, r->h.req_id);
-	respond(ps, r->h.src, buf,
+	peer_hdr_init(ps, &h, WIRE_READLINK_RESP, r->h.req_id);
+	peer_respond(ps, r->h.src, buf,
 		wire_encode_readlink_resp(buf, cap, &h, resp));
 out:
 	free(m);
@@ -1250,11 +1150,11 @@ static void serve_list(struct peers *ps, struct worker *w,
 		STAT_INC(peer_malformed);
 		goto out;
 	}
-	err = path_allowed(ps, w, m->path) ? meta_list(w, m->path, &l) : -EPERM;
+	err = peer_path_allowed(ps, w, m->path) ? meta_list(w, m->path, &l) : -EPERM;
 	buf = fab_msg_alloc(ps->fab, cap);
 	if (!buf)
 		goto out;
-	hdr_init(ps, &h, WIRE_LIST_RESP, r->h.req_id);
+	peer_hdr_init(ps, &h, WIRE_LIST_RESP, r->h.req_id);
 	if (wire_list_begin(&e, buf, cap, &h, err))
 		goto out;
 	for (i = m->start; l && i < l->n; i++) {
@@ -1271,7 +1171,7 @@ static void serve_list(struct peers *ps, struct worker *w,
 			break;
 		}
 	}
-	respond(ps, r->h.src, buf, wire_list_end(&e, more));
+	peer_respond(ps, r->h.src, buf, wire_list_end(&e, more));
 	buf = NULL;
 out:
 	if (buf)
@@ -1440,7 +1340,7 @@ static void serve_read(struct peers *ps, struct worker *w,
 		free(m);
 		return;
 	}
-	ret = path_allowed(ps, w, m->path) ? 0 : -EPERM;
+	ret = peer_path_allowed(ps, w, m->path) ? 0 : -EPERM;
 	if (!ret && (m->block_size != ps->bs ||
 		     m->block >= (m->id.size + ps->bs - 1) / ps->bs))
 		ret = -EINVAL;
@@ -1468,7 +1368,7 @@ static void serve_read(struct peers *ps, struct worker *w,
 	buf = fab_msg_alloc(ps->fab, cap);
 	if (!buf)
 		goto out;
-	hdr_init(ps, &h, WIRE_READ_RESP, r->h.req_id);
+	peer_hdr_init(ps, &h, WIRE_READ_RESP, r->h.req_id);
 	resp.err = ret;
 	if (ret) {
 		resp.len = 0;
@@ -1496,7 +1396,7 @@ static void serve_read(struct peers *ps, struct worker *w,
 		STAT_ADD(peer_bytes_out, resp.len);
 	if (len < 0 && rb)
 		rma_release(ps, rb->cookie);
-	respond(ps, r->h.src, buf, len);
+	peer_respond(ps, r->h.src, buf, len);
 out:
 	if (opened) {
 		hold(ps, o);
@@ -1677,7 +1577,7 @@ int peers_start(struct canopy *cp, char *err, size_t errlen)
 	pthread_mutex_init(&ps->qlock, NULL);
 	pthread_cond_init(&ps->qcond, NULL);
 	pthread_mutex_init(&ps->rlock, NULL);
-	cond_init_mono(&ps->rcond);
+	peer_cond_init_mono(&ps->rcond);
 	pthread_mutex_init(&ps->mrlock, NULL);
 	pthread_mutex_init(&ps->hlock, NULL);
 	ps->q.tail = &ps->q.head;
@@ -1812,7 +1712,7 @@ void peers_status(struct canopy *cp, char *buf, size_t len)
 
 static void tree_peer(FILE *f, struct peers *ps, uint32_t i)
 {
-	int ret = ping(ps, i);
+	int ret = peer_ping(ps, i);
 
 	if (!ret)
 		peer_answered(ps, i);
