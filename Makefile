@@ -27,7 +27,7 @@ OUT := build/$(VARIANT)
 RUN_MNT ?= /canopy
 RUN_ARGS ?=
 
-PKGS := fuse3 liburing jansson libfabric
+PKGS := fuse3 liburing jansson libfabric libsystemd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRIT_LIBS = $(shell pkg-config --libs criterion 2>/dev/null)
@@ -125,7 +125,8 @@ tests-build: all $(UNIT_BIN) $(OUT)/tests/peerpoke
 # Debian packages the build, the tests and the benchmarks use.
 DEB_PKGS := build-essential pkg-config libfuse3-dev fuse3 liburing-dev \
 	libfabric-dev libjansson-dev libcriterion-dev python3 bindfs fio \
-	python3-matplotlib attr util-linux procps iproute2 psmisc libssl-dev
+	python3-matplotlib attr util-linux procps iproute2 psmisc libssl-dev \
+	libsystemd-dev systemd
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \

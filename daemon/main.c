@@ -5,9 +5,14 @@
  * Start-up order: configuration (defaults, file, command line), checks of
  * the mount point, daemonizing (before any thread), the cache directory,
  * the view's handle on the directory under the mount point (before
- * mounting), the mount, the workers, INIT, the control socket, and only then
- * "ready". Anything that fails on the way undoes what was done and exits
- * non-zero with a message; nothing is left mounted.
+ * mounting), the mount, the workers, INIT, the control socket, in a tree
+ * the parent in each tree (waited for up to transport.ready_wait), and only
+ * then "ready": the daemonizing parent exits 0, systemd gets READY=1.
+ * Anything that fails on the way undoes what was done and exits non-zero
+ * with a message; nothing is left mounted.
+ *
+ * --check and --print-tunables stop after the configuration: they mount
+ * nothing and need no mount point.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +29,9 @@
 #include <unistd.h>
 
 #include "canopyd_i.h"
+#include "check_i.h"
 #include "ctl_i.h"
+#include "notify_i.h"
 
 #define EXIT_USAGE 2
 
@@ -34,10 +41,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: canopyd [options] MOUNTPOINT\n"
+		"       canopyd --check [options]\n"
+		"       canopyd --print-tunables [options]\n"
 		"\n"
 		"Mounts a read-only, cached view of the backing file system at\n"
 		"MOUNTPOINT: MOUNTPOINT/X is /X, restricted to the exports.\n"
 		"\n"
+		"  --check                   validate the configuration, print\n"
+		"                            this node's trees and owned share,\n"
+		"                            mount nothing (exit 0, or 2 on error)\n"
+		"  --print-tunables          print the kernel.* tunables that are\n"
+		"                            set, as name=value lines, and exit\n"
+		"                            (canopy-tunables applies them)\n"
 		"  -f, --foreground          stay in the foreground (without it,\n"
 		"                            canopyd returns once the mount is ready)\n"
 		"  -c, --config FILE         JSON configuration (default: built-in\n"
@@ -64,7 +79,12 @@ static void die_usage(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-enum { OPT_EXPORT = 0x100, OPT_PARAM = 0x200 };
+enum {
+	OPT_EXPORT = 0x100,
+	OPT_CHECK,
+	OPT_PRINT_TUNABLES,
+	OPT_PARAM = 0x200,
+};
 
 /*
  * Kept reachable while options are parsed, since usage errors exit from
@@ -78,6 +98,8 @@ static struct option *build_options(void)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "export", required_argument, NULL, OPT_EXPORT },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "print-tunables", no_argument, NULL, OPT_PRINT_TUNABLES },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 	};
@@ -99,10 +121,13 @@ static struct option *build_options(void)
 	return o;
 }
 
+enum run_mode { MODE_MOUNT, MODE_CHECK, MODE_PRINT_TUNABLES };
+
 struct args {
 	bool foreground;
+	enum run_mode mode;
 	const char *config;
-	const char *mnt;
+	const char *mnt; /* NULL in the modes that mount nothing */
 };
 
 /* Pass 1 finds -c and the flags; pass 2 applies tunables over the file. */
@@ -135,6 +160,10 @@ static void parse_args(int argc, char **argv, struct conf *c, struct args *a)
 					a->foreground = true;
 				if (ch == 'c')
 					a->config = optarg;
+				if (ch == OPT_CHECK)
+					a->mode = MODE_CHECK;
+				if (ch == OPT_PRINT_TUNABLES)
+					a->mode = MODE_PRINT_TUNABLES;
 				continue;
 			}
 			if (ch == OPT_EXPORT) {
@@ -159,6 +188,8 @@ static void parse_args(int argc, char **argv, struct conf *c, struct args *a)
 	}
 	free(opts);
 	canopyd_options = NULL;
+	if (a->mode != MODE_MOUNT && optind >= argc)
+		return;
 	if (optind != argc - 1)
 		die_usage("%s; try canopyd --help",
 			  optind >= argc ? "no mount point given" :
@@ -241,6 +272,7 @@ static void fail(int fd, int code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_err("%s", msg);
+	notify_status("failed: %s", msg);
 	report(fd, code);
 	exit(code);
 }
@@ -255,10 +287,17 @@ static char *default_cache_dir(const char *mnt)
 	return dir;
 }
 
-/* Wait for SIGTERM or SIGINT, or for the kernel to end the mount. */
-static void wait_for_stop(struct canopy *cp)
+/*
+ * One turn of the main loop: wait up to @ms for SIGTERM or SIGINT, and pet
+ * the watchdog. True when the daemon should stop: a signal, or the kernel
+ * ended the mount.
+ */
+static bool main_tick(struct canopy *cp, int ms)
 {
-	struct timespec tick = { .tv_sec = 1 };
+	struct timespec tick = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = (long)(ms % 1000) * 1000000,
+	};
 	sigset_t set;
 	int sig;
 
@@ -266,18 +305,104 @@ static void wait_for_stop(struct canopy *cp)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sig = sigtimedwait(&set, NULL, &tick);
+	if (sig == SIGTERM || sig == SIGINT) {
+		log_notice("signal %d: unmounting %s", sig, cp->mnt);
+		return true;
+	}
+	if (sig == SIGHUP)
+		log_notice("SIGHUP ignored: restart to reconfigure");
+	if (atomic_load(&cp->stopping)) {
+		log_notice("%s was unmounted", cp->mnt);
+		return true;
+	}
+	notify_watchdog();
+	return false;
+}
+
+/* Serve until SIGTERM or SIGINT, or until the kernel ends the mount. */
+static void wait_for_stop(struct canopy *cp)
+{
+	while (!main_tick(cp, notify_tick_ms()))
+		;
+}
+
+#define PARENTS_TEXT_MAX 200
+
+/*
+ * The parents that did not answer a ping, from the text `canopyctl tree`
+ * shows (peers_tree_text() pings each tree's parent and children), as
+ * "n1, n4" into @out. Returns how many, or -ENOMEM.
+ */
+static int unreachable_parents(struct canopy *cp, char *out, size_t len)
+{
+	char *text = peers_tree_text(cp), *line, *save = NULL, *name, *end;
+	size_t used = 0;
+	int n = 0;
+
+	*out = '\0';
+	if (!text)
+		return -ENOMEM;
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		name = strstr(line, "parent: ");
+		if (!name || !strstr(line, "(unreachable)"))
+			continue;
+		name += strlen("parent: ");
+		end = strchr(name, ' ');
+		if (end)
+			*end = '\0';
+		if (strstr(out, name))
+			continue; /* the same parent in two trees */
+		if (used < len)
+			used += snprintf(out + used, len - used, "%s%s",
+					 n ? ", " : "", name);
+		n++;
+	}
+	free(text);
+	return n;
+}
+
+/*
+ * In a tree: wait until the parent in each tree answers, for
+ * transport.ready_wait at most (a parent that never comes up is failed
+ * over by every request, so the node works without it). Returns false if
+ * the daemon was told to stop meanwhile; *unreachable says who never
+ * answered.
+ */
+static bool wait_for_parents(struct canopy *cp, char *unreachable,
+			     size_t len)
+{
+	uint64_t deadline = now_ns() + (uint64_t)(cp->conf->ready_wait * 1e9);
+	bool logged = false;
+	int n;
+
+	*unreachable = '\0';
+	if (!cp->peers)
+		return true;
 	for (;;) {
-		sig = sigtimedwait(&set, NULL, &tick);
-		if (sig == SIGTERM || sig == SIGINT) {
-			log_notice("signal %d: unmounting %s", sig, cp->mnt);
-			return;
+		n = unreachable_parents(cp, unreachable, len);
+		if (n <= 0) {
+			if (logged)
+				log_notice("every parent answers");
+			*unreachable = '\0';
+			return true;
 		}
-		if (sig == SIGHUP)
-			log_notice("SIGHUP ignored: restart to reconfigure");
-		if (atomic_load(&cp->stopping)) {
-			log_notice("%s was unmounted", cp->mnt);
-			return;
+		if (now_ns() >= deadline) {
+			log_warn("parent%s %s did not answer within %g s: "
+				 "serving around %s", n == 1 ? "" : "s",
+				 unreachable, cp->conf->ready_wait,
+				 n == 1 ? "it" : "them");
+			return true;
 		}
+		if (!logged)
+			log_notice("waiting for parent%s %s",
+				   n == 1 ? "" : "s", unreachable);
+		logged = true;
+		notify_status("waiting for parent%s %s", n == 1 ? "" : "s",
+			      unreachable);
+		if (main_tick(cp, 200))
+			return false;
 	}
 }
 
@@ -299,6 +424,21 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &conf, &a);
 	if (conf_finish(&conf, err, sizeof(err)))
 		die_usage("%s", err);
+	if (a.mode == MODE_CHECK && a.mnt && stat(a.mnt, &st) == 0 &&
+	    !S_ISDIR(st.st_mode))
+		die_usage("mount point %s: not a directory", a.mnt);
+	if (a.mode == MODE_CHECK) {
+		ret = check_report(&conf, stdout);
+		if (ret)
+			die_usage("cannot build the trees: %s", strerror(-ret));
+		conf_free(&conf);
+		return fflush(stdout) ? 1 : 0;
+	}
+	if (a.mode == MODE_PRINT_TUNABLES) {
+		conf_print_kernel(&conf, stdout);
+		conf_free(&conf);
+		return fflush(stdout) ? 1 : 0;
+	}
 	if (stat(a.mnt, &st) < 0)
 		die_usage("mount point %s: %s", a.mnt, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
@@ -311,6 +451,8 @@ int main(int argc, char **argv)
 	log_init(conf.log_level, "canopyd");
 	if (!a.foreground)
 		ready_fd = daemonize();
+	notify_init();
+	notify_status("starting");
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -395,6 +537,7 @@ int main(int argc, char **argv)
 		fail(ready_fd, 1, "control socket %s: %s", ctl_socket_path(),
 		     strerror(-ret));
 	}
+	notify_status("mounting %s", mnt);
 	ret = chan_mount(cp);
 	if (ret) {
 		ctl_stop();
@@ -431,12 +574,24 @@ int main(int argc, char **argv)
 			cache_umount_tmpfs(cache_tmpfs_dir);
 		fail(ready_fd, 1, "start-up failed: %s", strerror(-ret));
 	}
-	log_notice("serving %s (exports:%s%s) at %s, cache %s", "backing tree",
-		   conf.nexports ? " " : "", conf.nexports ? conf.exports[0] : "",
-		   mnt, cache_dir(cp->cache));
-	report(ready_fd, 0);
-
-	wait_for_stop(cp);
+	if (wait_for_parents(cp, err, sizeof(err))) {
+		log_notice("serving %s (exports:%s%s) at %s, cache %s",
+			   "backing tree", conf.nexports ? " " : "",
+			   conf.nexports ? conf.exports[0] : "", mnt,
+			   cache_dir(cp->cache));
+		if (*err)
+			notify_ready(ready_fd >= 0 ? getpid() : 0,
+				     "serving %s; unreachable parents: %s "
+				     "(requests go around them)", mnt, err);
+		else
+			notify_ready(ready_fd >= 0 ? getpid() : 0,
+				     "serving %s", mnt);
+		report(ready_fd, 0);
+		wait_for_stop(cp);
+	} else {
+		report(ready_fd, 1);
+	}
+	notify_stopping("stopping: unmounting %s", mnt);
 	ctl_stop();
 	chan_unmount(cp);
 	chan_join(cp);
