@@ -219,9 +219,13 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(DATADIR)/examples
 	install -m 0755 $(OUT)/canopyd $(OUT)/canopyctl $(DESTDIR)$(BINDIR)/
-	sed 's|@BINDIR@|$(BINDIR)|g' config/canopyd.service > \
-		$(DESTDIR)$(UNITDIR)/canopyd.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/canopyd.service
+	sed 's|@BINDIR@|$(BINDIR)|g' config/canopy-tunables > \
+		$(DESTDIR)$(BINDIR)/canopy-tunables
+	chmod 0755 $(DESTDIR)$(BINDIR)/canopy-tunables
+	for u in canopyd.service canopyd@.service; do \
+		sed 's|@BINDIR@|$(BINDIR)|g' config/$$u > \
+			$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
 	install -m 0644 config/examples/*.json $(DESTDIR)$(DATADIR)/examples/
 
 clean:
