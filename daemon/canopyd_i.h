@@ -524,6 +524,12 @@ void timeout_split(double t, uint64_t *sec, uint32_t *nsec);
 int resolve_range(struct worker *w, struct cache_obj *o, uint64_t off,
 		  uint64_t len, struct cache_wait *cw);
 /*
+ * resolve_range() for a thread that may block (peer servers, prefetch):
+ * waits for fetches in flight of other threads. 0 or -errno.
+ */
+int resolve_range_wait(struct worker *w, struct cache_obj *o, uint64_t off,
+		       uint64_t len);
+/*
  * After a read of [off, off+len) was answered: if it continues a sequential
  * run, fetch the block after it now, so that fetching overlaps with the
  * application consuming what it got (the kernel's readahead window is
@@ -596,6 +602,11 @@ int peers_stat(struct worker *w, const char *dir, const char *path,
 ssize_t peers_readlink(struct worker *w, const char *dir, const char *path,
 		       char *buf, size_t len);
 int peers_list(struct worker *w, const char *path, struct meta_list **out);
+/*
+ * Before worker_teardown() of an aux worker that fetched from peers:
+ * forget its buffer's registration with the transport.
+ */
+void peers_worker_release(struct canopy *cp, struct worker *w);
 /* Does this node read @path's blocks from the backing store itself? */
 bool peers_owns(struct canopy *cp, const char *path);
 /* The "tree" text of canopyctl, malloc'd; NULL on a single node. */
@@ -612,6 +623,17 @@ const char *ctl_socket_path(void);
 void ctl_stop(void);
 /* status text (or JSON) into a malloc'd string */
 char *ctl_status(struct canopy *cp, bool json);
+
+/* ---- prefetch (prefetch.c) ---------------------------------------------- */
+
+/*
+ * Warm the caches of the whole tree (or of this node alone) with the @n
+ * backing paths @paths, within @timeout_ms; blocks until done. *out is the
+ * answer for canopyctl, malloc'd ("error: ..." on failure). 0 or -errno
+ * (-ENOMEM: no answer).
+ */
+int prefetch_run(struct canopy *cp, char **paths, size_t n,
+		 uint64_t timeout_ms, char **out);
 
 
 #endif /* CANOPY_CANOPYD_I_H */

@@ -7,8 +7,12 @@
  * earlier wait in the backlog. One thread accepts and answers one command per
  * connection (ctl_i.h). Commands only read counters and negotiated state,
  * except drop-caches, which is refused to peers that are neither root nor
- * the daemon's own user. ctl_stop() shuts the listening socket down, which
- * wakes the thread; then it is joined and the socket file removed.
+ * the daemon's own user. A prefetch, which refuses the same peers and may
+ * take minutes, is handed with its connection to a thread of its own
+ * (detached, counted in ctl_prefetches under ctl_lock), so the socket keeps
+ * answering meanwhile. ctl_stop() shuts the listening socket down, which
+ * wakes the thread; then it is joined, the prefetch threads (which see
+ * cp->stopping) are waited for, and the socket file removed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +33,11 @@ static int ctl_wake[2] = { -1, -1 };
 static pthread_t ctl_thread;
 static bool ctl_running;
 static char ctl_path[108];
+static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ctl_cond = PTHREAD_COND_INITIALIZER;
+static unsigned ctl_prefetches; /* protected by ctl_lock */
+
+#define CTL_PREFETCH_MAX 4 /* prefetch commands at once */
 
 static const char *yesno(bool b)
 {
@@ -157,15 +166,119 @@ static void write_all(int fd, const char *s, size_t len)
 	}
 }
 
-static void ctl_serve(struct canopy *cp, int fd)
+/*
+ * "prefetch TIMEOUT_MS PATH...": the paths escaped (ctl_i.h), absolute; a
+ * path in the mount is taken as the backing path it shows. The answer in
+ * *out.
+ */
+static void ctl_prefetch(struct canopy *cp, char *args, char **out)
 {
-	char cmd[CTL_CMD_MAX], *out = NULL, *nl;
+	char *paths[CTL_PREFETCH_PATHS], *tok, *save = NULL, *end;
+	size_t n = 0, mlen = strlen(cp->mnt);
+	unsigned long long ms;
+	int ret;
+
+	*out = NULL;
+	errno = 0;
+	ms = strtoull(args, &end, 10);
+	if (errno || end == args || (*end && *end != ' ')) {
+		*out = strdup("error: prefetch: bad timeout\n");
+		return;
+	}
+	for (tok = strtok_r(end, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		if (n == CTL_PREFETCH_PATHS || ctl_arg_unescape(tok) ||
+		    tok[0] != '/') {
+			*out = strdup("error: prefetch: bad or too many "
+				      "paths\n");
+			return;
+		}
+		/* MOUNT/X is backing path /X */
+		if (!strncmp(tok, cp->mnt, mlen) &&
+		    (tok[mlen] == '/' || !tok[mlen]) && strcmp(cp->mnt, "/")) {
+			tok += mlen;
+			if (!*tok)
+				tok = "/";
+		}
+		paths[n++] = tok;
+	}
+	ret = prefetch_run(cp, paths, n, ms, out);
+	if (ret && !*out &&
+	    asprintf(out, "error: prefetch: %s\n", strerror(-ret)) < 0)
+		*out = NULL;
+}
+
+struct ctl_job {
+	struct canopy *cp;
+	int fd;
+	char *args;
+};
+
+static void *ctl_prefetch_main(void *arg)
+{
+	struct ctl_job *j = arg;
+	char *out;
+
+	ctl_prefetch(j->cp, j->args, &out);
+	if (out)
+		write_all(j->fd, out, strlen(out));
+	free(out);
+	close(j->fd);
+	free(j->args);
+	free(j);
+	pthread_mutex_lock(&ctl_lock);
+	ctl_prefetches--;
+	pthread_cond_broadcast(&ctl_cond);
+	pthread_mutex_unlock(&ctl_lock);
+	return NULL;
+}
+
+/* Hand @fd to a prefetch thread; true if it took the connection. */
+static bool ctl_prefetch_start(struct canopy *cp, int fd, const char *args)
+{
+	struct ctl_job *j = calloc(1, sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t tid;
+	bool ok;
+
+	if (!j)
+		return false;
+	j->cp = cp;
+	j->fd = fd;
+	j->args = strdup(args);
+	pthread_mutex_lock(&ctl_lock);
+	ok = j->args && ctl_prefetches < CTL_PREFETCH_MAX;
+	if (ok)
+		ctl_prefetches++;
+	pthread_mutex_unlock(&ctl_lock);
+	if (ok) {
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		ok = !pthread_create(&tid, &attr, ctl_prefetch_main, j);
+		pthread_attr_destroy(&attr);
+		if (ok)
+			return true;
+		pthread_mutex_lock(&ctl_lock);
+		ctl_prefetches--;
+		pthread_mutex_unlock(&ctl_lock);
+	}
+	free(j->args);
+	free(j);
+	return false;
+}
+
+/* Answer one command; false if the connection was handed on (prefetch). */
+static bool ctl_serve(struct canopy *cp, int fd)
+{
+	char *cmd = malloc(CTL_CMD_MAX), *out = NULL, *nl;
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	ssize_t n = 0;
 
+	if (!cmd)
+		return true;
 	/* a client that sends nothing must not hold the thread for long */
-	while ((size_t)n < sizeof(cmd) - 1 && poll(&p, 1, 2000) == 1) {
-		ssize_t r = read(fd, cmd + n, sizeof(cmd) - 1 - n);
+	while ((size_t)n < CTL_CMD_MAX - 1 && poll(&p, 1, 2000) == 1) {
+		ssize_t r = read(fd, cmd + n, CTL_CMD_MAX - 1 - n);
 
 		if (r <= 0)
 			break;
@@ -199,6 +312,15 @@ static void ctl_serve(struct canopy *cp, int fd)
 			meta_drop_all();
 			out = strdup("ok\n");
 		}
+	} else if (!strncmp(cmd, "prefetch ", 9)) {
+		if (!peer_privileged(fd)) {
+			out = strdup("error: prefetch: permission denied\n");
+		} else if (ctl_prefetch_start(cp, fd, cmd + 9)) {
+			free(cmd);
+			return false;
+		} else {
+			out = strdup("error: prefetch: too many at once\n");
+		}
 	} else {
 		if (asprintf(&out, "error: unknown command \"%s\"\n", cmd) < 0)
 			out = NULL;
@@ -206,6 +328,8 @@ static void ctl_serve(struct canopy *cp, int fd)
 	if (out)
 		write_all(fd, out, strlen(out));
 	free(out);
+	free(cmd);
+	return true;
 }
 
 static void *ctl_main(void *arg)
@@ -227,8 +351,8 @@ static void *ctl_main(void *arg)
 		fd = accept4(ctl_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
-		ctl_serve(cp, fd);
-		close(fd);
+		if (ctl_serve(cp, fd))
+			close(fd);
 	}
 	return NULL;
 }
@@ -313,6 +437,11 @@ void ctl_stop(void)
 		pthread_join(ctl_thread, NULL);
 		ctl_running = false;
 	}
+	/* prefetches see cp->stopping and end within a transport timeout */
+	pthread_mutex_lock(&ctl_lock);
+	while (ctl_prefetches)
+		pthread_cond_wait(&ctl_cond, &ctl_lock);
+	pthread_mutex_unlock(&ctl_lock);
 	close(ctl_wake[0]);
 	close(ctl_wake[1]);
 	close(ctl_fd);

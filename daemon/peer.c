@@ -267,6 +267,8 @@ static uint8_t response_type(uint8_t req)
 		return WIRE_READLINK_RESP;
 	case WIRE_READ_REQ:
 		return WIRE_READ_RESP;
+	case WIRE_PREFETCH:
+		return WIRE_PREFETCH_DONE;
 	default:
 		return 0;
 	}
@@ -736,6 +738,24 @@ static struct fab_mr *worker_mr(struct peers *ps, struct worker *w)
 	return w->mr;
 }
 
+void peers_worker_release(struct canopy *cp, struct worker *w)
+{
+	struct peers *ps = cp->peers;
+	size_t i;
+
+	if (!ps || !w->mr)
+		return;
+	pthread_mutex_lock(&ps->mrlock);
+	for (i = 0; i < ps->nmrs; i++)
+		if (ps->mrs[i] == w->mr) {
+			ps->mrs[i] = ps->mrs[--ps->nmrs];
+			break;
+		}
+	pthread_mutex_unlock(&ps->mrlock);
+	fab_mr_close(w->mr);
+	w->mr = NULL;
+}
+
 static void send_release(struct peers *ps, uint32_t to, uint64_t cookie)
 {
 	struct wire_release rel = {.cookie = cookie};
@@ -1181,57 +1201,6 @@ out:
 	free(ent);
 }
 
-/* A server thread waits for a fetch in flight synchronously. */
-struct sync_wait {
-	struct cache_wait cw;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done; /* protected by lock */
-	int err;
-};
-
-static void sync_wake(struct worker *w, struct cache_wait *cw, int err)
-{
-	struct sync_wait *sw = (struct sync_wait *)cw;
-
-	pthread_mutex_lock(&sw->lock);
-	sw->err = err;
-	sw->done = true;
-	pthread_cond_signal(&sw->cond);
-	pthread_mutex_unlock(&sw->lock);
-}
-
-/* Make the range present, waiting for fetches of other threads. */
-static int resolve_sync(struct worker *w, struct cache_obj *o, uint64_t off,
-			uint64_t len)
-{
-	struct sync_wait sw;
-	int ret;
-
-	memset(&sw, 0, sizeof(sw));
-	sw.cw.wake = sync_wake;
-	pthread_mutex_init(&sw.lock, NULL);
-	pthread_cond_init(&sw.cond, NULL);
-	for (;;) {
-		sw.done = false;
-		ret = resolve_range(w, o, off, len, &sw.cw);
-		worker_run_ready(w);
-		if (ret != CACHE_PARKED)
-			break;
-		pthread_mutex_lock(&sw.lock);
-		while (!sw.done)
-			pthread_cond_wait(&sw.cond, &sw.lock);
-		pthread_mutex_unlock(&sw.lock);
-		if (sw.err) {
-			ret = sw.err;
-			break;
-		}
-	}
-	pthread_cond_destroy(&sw.cond);
-	pthread_mutex_destroy(&sw.lock);
-	return ret;
-}
-
 static ssize_t read_all(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
@@ -1360,7 +1329,7 @@ static void serve_read(struct peers *ps, struct worker *w,
 		opened = !ret;
 	}
 	if (!ret)
-		ret = resolve_sync(w, o, off, resp.len);
+		ret = resolve_range_wait(w, o, off, resp.len);
 	if (!ret && (r->h.flags & WIRE_F_RMA))
 		rb = rma_get(ps);
 	if (!ret && !rb)
@@ -1426,6 +1395,9 @@ static void serve(struct peers *ps, struct worker *w, struct srv_req *r)
 		break;
 	case WIRE_READ_REQ:
 		serve_read(ps, w, r, body);
+		break;
+	case WIRE_PREFETCH:
+		prefetch_serve(ps, w, &r->h, body);
 		break;
 	}
 }
@@ -1676,6 +1648,8 @@ void peers_stop(struct canopy *cp)
 
 	if (!ps)
 		return;
+	/* prefetch jobs send and wait on calls: before the servers go */
+	prefetch_stop(ps);
 	pthread_mutex_lock(&ps->qlock);
 	ps->stopping = true;
 	pthread_cond_broadcast(&ps->qcond);

@@ -104,6 +104,56 @@ int resolve_range(struct worker *w, struct cache_obj *o, uint64_t off,
 	}
 }
 
+/* A thread that may block waits for a fetch in flight synchronously. */
+struct sync_wait {
+	struct cache_wait cw;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done; /* protected by lock */
+	int err;
+};
+
+static void sync_wake(struct worker *w, struct cache_wait *cw, int err)
+{
+	struct sync_wait *sw = (struct sync_wait *)cw;
+
+	pthread_mutex_lock(&sw->lock);
+	sw->err = err;
+	sw->done = true;
+	pthread_cond_signal(&sw->cond);
+	pthread_mutex_unlock(&sw->lock);
+}
+
+int resolve_range_wait(struct worker *w, struct cache_obj *o, uint64_t off,
+		       uint64_t len)
+{
+	struct sync_wait sw;
+	int ret;
+
+	memset(&sw, 0, sizeof(sw));
+	sw.cw.wake = sync_wake;
+	pthread_mutex_init(&sw.lock, NULL);
+	pthread_cond_init(&sw.cond, NULL);
+	for (;;) {
+		sw.done = false;
+		ret = resolve_range(w, o, off, len, &sw.cw);
+		worker_run_ready(w);
+		if (ret != CACHE_PARKED)
+			break;
+		pthread_mutex_lock(&sw.lock);
+		while (!sw.done)
+			pthread_cond_wait(&sw.cond, &sw.lock);
+		pthread_mutex_unlock(&sw.lock);
+		if (sw.err) {
+			ret = sw.err;
+			break;
+		}
+	}
+	pthread_cond_destroy(&sw.cond);
+	pthread_mutex_destroy(&sw.lock);
+	return ret;
+}
+
 /* @o is referenced by the caller (not through a handle: see op_read) */
 void resolve_readahead(struct worker *w, struct cache_obj *o, uint64_t off,
 		       uint64_t len)
