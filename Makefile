@@ -227,6 +227,14 @@ install: all
 			$(DESTDIR)$(UNITDIR)/$$u && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
 	install -m 0644 config/examples/*.json $(DESTDIR)$(DATADIR)/examples/
+	install -m 0755 config/canopy-topology config/canopy-node \
+		config/canopy-launch config/canopy-stop $(DESTDIR)$(BINDIR)/
+	cd config/examples && find . -mindepth 2 -type f | while read -r f; do \
+		install -d "$(DESTDIR)$(DATADIR)/examples/$${f%/*}" && \
+		if [ -x "$$f" ]; then m=0755; else m=0644; fi && \
+		sed 's|"/usr/local"|"$(PREFIX)"|' "$$f" > \
+			"$(DESTDIR)$(DATADIR)/examples/$$f" && \
+		chmod $$m "$(DESTDIR)$(DATADIR)/examples/$$f" || exit 1; done
 
 clean:
 	rm -rf build
