@@ -92,9 +92,10 @@ static int report_tree(const struct conf *c, FILE *f)
 	if (ret)
 		return ret;
 	r = tree_count(t);
-	fprintf(f, "topology: %" PRIu32 " nodes, %" PRIu32 " root%s, fanout "
-		"%u, height %" PRIu32 ", %s placement\n", n, r,
-		r == 1 ? "" : "s", c->fanout, tree_height(t),
+	fprintf(f, "topology: %" PRIu32 " node%s, %" PRIu32 " root%s, "
+		"fanout %u, height %" PRIu32 ", %s placement\n", n,
+		n == 1 ? "" : "s", r, r == 1 ? "" : "s", c->fanout,
+		tree_height(t),
 		c->placement == PLACEMENT_BLOCK ? "block" : "file");
 	fprintf(f, "node: %s (%" PRIu32 " of %" PRIu32 ")\n",
 		name_of(c, self), self + 1, n);
