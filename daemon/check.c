@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -155,4 +156,40 @@ int check_report(const struct conf *c, FILE *f)
 		return 0;
 	}
 	return report_tree(c, f);
+}
+
+int check_parent_names(const struct conf *c, char *buf, size_t len)
+{
+	uint32_t self = (uint32_t)c->node_index, tr, prev;
+	size_t used = 0;
+	struct tree *t;
+	int64_t parent;
+	int n = 0, ret;
+	bool dup;
+
+	if (len)
+		*buf = '\0';
+	if (!c->nnodes)
+		return 0;
+	ret = tree_new((uint32_t)c->nnodes, c->fanout, c->roots,
+		       (uint32_t)c->nroots, &t);
+	if (ret)
+		return ret;
+	for (tr = 0; tr < tree_count(t); tr++) {
+		parent = tree_parent(t, tr, self);
+		if (parent < 0)
+			continue;
+		dup = false;
+		for (prev = 0; prev < tr && !dup; prev++)
+			dup = tree_parent(t, prev, self) == parent;
+		if (dup)
+			continue;
+		if (used < len)
+			used += snprintf(buf + used, len - used, "%s%s",
+					 n ? ", " : "",
+					 name_of(c, (uint32_t)parent));
+		n++;
+	}
+	tree_free(t);
+	return n;
 }

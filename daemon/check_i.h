@@ -19,4 +19,11 @@
  */
 int check_report(const struct conf *c, FILE *f);
 
+/*
+ * The names of this node's parents, one per tree it is not the root of,
+ * without repeats, as "n1, n4" into @buf (truncated to @len). Returns how
+ * many, 0 on a single node or a node that roots every tree, or -errno.
+ */
+int check_parent_names(const struct conf *c, char *buf, size_t len);
+
 #endif /* CANOPY_CHECK_I_H */

@@ -380,6 +380,11 @@ static bool wait_for_parents(struct canopy *cp, char *unreachable,
 	*unreachable = '\0';
 	if (!cp->peers)
 		return true;
+	/* before the first round of pings, which may take a timeout or two */
+	n = check_parent_names(cp->conf, unreachable, len);
+	if (n > 0)
+		notify_status("waiting for parent%s %s", n == 1 ? "" : "s",
+			      unreachable);
 	for (;;) {
 		n = unreachable_parents(cp, unreachable, len);
 		if (n <= 0) {

@@ -116,12 +116,16 @@ void notify_watchdog(void)
 {
 	uint64_t now;
 
-	if (!watchdog_ns)
+	/*
+	 * Not before READY=1: systemd arms the watchdog on the first
+	 * WATCHDOG=1, and start-up (waiting for parents) may block longer than
+	 * the interval; TimeoutStartSec bounds it instead.
+	 */
+	if (!watchdog_ns || !last_pet_ns)
 		return;
 	now = now_ns();
 	/* half the interval, less half a tick of slack for a late timer */
-	if (last_pet_ns && now - last_pet_ns + notify_tick_ms() * 500000ULL <
-				   watchdog_ns / 2)
+	if (now - last_pet_ns + notify_tick_ms() * 500000ULL < watchdog_ns / 2)
 		return;
 	last_pet_ns = now;
 	send_msg("WATCHDOG=1");

@@ -34,7 +34,10 @@ void notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 void notify_ready(pid_t mainpid, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* WATCHDOG=1, if half the interval has passed since the last one. */
+/*
+ * WATCHDOG=1, if READY=1 was sent and half the interval has passed since
+ * the last one (or since READY=1).
+ */
 void notify_watchdog(void);
 /* STOPPING=1 with a STATUS. */
 void notify_stopping(const char *fmt, ...)

@@ -8,7 +8,8 @@
 # STOPPING=1 on SIGTERM; with WATCHDOG_PID naming another process it does
 # not pet; in a 2-node tree the child started first reports READY=1 only
 # after its parent is up, and a child whose parent never comes reports
-# READY=1 after transport.ready_wait with a STATUS naming the parent.
+# READY=1 after transport.ready_wait with a STATUS naming the parent; no
+# WATCHDOG=1 comes before READY=1.
 . "$(dirname "$0")/lib.sh"
 canopy_init
 
@@ -176,7 +177,8 @@ TOPO=$T/tree.json
 canopy_topology "$TOPO" 2 exports="$B" roots=1 fanout=2
 for n in n1 n2; do mkdir -p "$T/$n/mnt" "$T/$n/cache"; done
 listen n2 "$T/n2/mnt"
-NOTIFY_SOCKET="$NSOCK" canopy_spawn tree-n2 "$T/n2/mnt" -c "$TOPO" \
+NOTIFY_SOCKET="$NSOCK" WATCHDOG_USEC=1000000 \
+	canopy_spawn tree-n2 "$T/n2/mnt" -c "$TOPO" \
 	--node n2 --cache-dir "$T/n2/cache" --ctl-socket "$T/n2/ctl.sock" \
 	--cache-tmpfs false --log-level "$CANOPY_LOG_LEVEL"
 CHILD=$DPID
@@ -194,6 +196,9 @@ $PY -c "import sys; sys.exit(not $ready_t > $parent_t)" ||
 	fail "child READY=1 at $ready_t, before the parent started at $parent_t"
 grep -q " STATUS=serving $T/n2/mnt\$" "$MSGS" ||
 	fail "the child's last STATUS is not 'serving': $(tail -3 "$MSGS")"
+# systemd arms the watchdog at the first pet: none while still starting
+awk '/ READY=1$/ { exit } / WATCHDOG=1$/ { f = 1 } END { exit f }' "$MSGS" ||
+	fail "WATCHDOG=1 before READY=1, while waiting for the parent"
 say "  READY=1 $($PY -c "print('%.2f' % ($ready_t - $parent_t))")s after the parent started"
 assert_same_file "$B/file" "$T/n2/mnt$B/file"
 canopy_stop "$CHILD" TERM

@@ -172,3 +172,28 @@ Test(check, lists_at_most_sixteen_children)
 		 "root), children n2, n3, n4, n5, n6, n7, n8, n9, n10, n11, "
 		 "n12, n13, n14, n15, n16, n17, ... (20 in all)");
 }
+
+Test(check, parent_names_lists_each_parent_once)
+{
+	char buf[64];
+
+	load(8, "\"fanout\": 2, \"roots\": 2", "n1");
+	cr_assert_eq(check_parent_names(&c, buf, sizeof(buf)), 1);
+	cr_assert_str_eq(buf, "n6");
+	conf_free(&c);
+	cr_assert_eq(conf_init(&c), 0);
+	unlink(path);
+	load(8, "\"fanout\": 2, \"roots\": 2", "n8");
+	/* tree 0: position 7, parent position 3 (n4); tree 1: position 3 */
+	cr_assert_eq(check_parent_names(&c, buf, sizeof(buf)), 2);
+	cr_assert_str_eq(buf, "n4, n6");
+}
+
+Test(check, parent_names_is_empty_on_a_single_node)
+{
+	char buf[16] = "x";
+
+	cr_assert_eq(conf_finish(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(check_parent_names(&c, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "");
+}
