@@ -25,7 +25,8 @@
  * are sent to instead (only the dead node is missing); a child that stops
  * answering pings, or has not answered by the deadline, is reported
  * missing with its whole subtree. Each level gives its children a deadline
- * two transport timeouts before its own, so answers climb in time.
+ * two transport timeouts (at most a quarter of what is left) before its
+ * own, and ends its own walk half that before, so answers climb in time.
  *
  * Threads: a PREFETCH from a peer arrives on a server thread, which starts a
  * job thread (detached, at most PF_JOBS_MAX at once: more are answered
@@ -499,7 +500,7 @@ static void job_run(struct job *j)
 {
 	struct peers *ps = j->ps;
 	struct sent *sent = calloc(ps->n, sizeof(*sent));
-	uint64_t now = now_ns(), left, margin = 2 * ps->timeout_ns;
+	uint64_t now = now_ns(), left, slack;
 	struct wire_prefetch *fw = malloc(sizeof(*fw));
 	size_t nsent = 0, i, mcap;
 	struct wire_hdr h;
@@ -510,11 +511,14 @@ static void job_run(struct job *j)
 		j->res.err = -ENOMEM;
 		goto out;
 	}
-	/* children get less time, so their answers come before ours is due */
+	/*
+	 * Children get less time, so their answers come before ours is due:
+	 * two transport timeouts less, or a quarter less if that is shorter.
+	 */
 	left = j->deadline > now ? j->deadline - now : 0;
+	slack = 2 * ps->timeout_ns < left / 4 ? 2 * ps->timeout_ns : left / 4;
 	*fw = *j->m;
-	fw->timeout_ms = (uint32_t)((left > 2 * margin ? left - margin
-						       : left / 2) / 1000000);
+	fw->timeout_ms = (uint32_t)((left - slack) / 1000000);
 	if (!fw->timeout_ms)
 		fw->timeout_ms = 1;
 	mcap = WIRE_HDR_LEN + 6 + fw->count * (2 + WIRE_PATH_MAX);
@@ -556,9 +560,7 @@ static void job_run(struct job *j)
 	}
 	if (j->walk_self)
 		walk_local(ps->cp, j->m->paths, j->m->count,
-			   j->deadline > margin / 2 ? j->deadline - margin / 2
-						    : j->deadline,
-			   ps->self, &j->res);
+			   j->deadline - slack / 2, ps->self, &j->res);
 	for (i = 0; i < nsent; i++) {
 		wait_child(j, &sent[i]);
 		pthread_cond_destroy(&sent[i].c.cond);

@@ -86,6 +86,14 @@ ROOTS=$(nctl n1 tree | grep -o 'root n[0-9]*' | awk '{ print $2 }' |
 say "roots: $ROOTS"
 case " $ROOTS " in *" n4 "*) fail "n4 is a root: the test wants it not" ;; esac
 
+# pctl NAME ARGS...: canopyctl against node NAME, for a prefetch that may
+# take longer than nctl's 20 s
+pctl() {
+	local name=$1
+	shift
+	timeout 150 "$CANOPYCTL" -s "${NODE_SOCK[$name]}" "$@"
+}
+
 # all_stats DIR: every node's stats --json into DIR/<node>.json
 all_stats() {
 	local n
@@ -99,7 +107,7 @@ check "prefetch on n4 (not a root) of its mount's view of the tree"
 all_stats "$T/s0"
 t0=$(date +%s.%N)
 rc=0
-nctl n4 prefetch --timeout 120 "${NODE_MNT[n4]}$SRC" >"$T/pf.out" 2>&1 ||
+pctl n4 prefetch --timeout 120 "${NODE_MNT[n4]}$SRC" >"$T/pf.out" 2>&1 ||
 	rc=$?
 t1=$(date +%s.%N)
 cat "$T/pf.out"
@@ -192,7 +200,7 @@ on_exit "kill -CONT ${NODE_PID[$LEAF]} 2>/dev/null; true"
 nctl n1 drop-caches >/dev/null
 s=$SECONDS
 rc=0
-nctl n4 prefetch --timeout 30 "$SRC/pkg1" >"$T/pf2.out" 2>&1 || rc=$?
+pctl n4 prefetch --timeout 30 "$SRC/pkg1" >"$T/pf2.out" 2>&1 || rc=$?
 cat "$T/pf2.out"
 kill -CONT "${NODE_PID[$LEAF]}"
 assert_eq "$rc" 1 "exit status with $LEAF stopped"
