@@ -148,7 +148,8 @@ const struct param conf_params[] = {
 		.help = "io_uring queue depth per worker",
 	},
 	{
-		.key = "kernel.max_pages_limit", .opt = "kernel-max-pages-limit",
+		.key = "kernel.max_pages_limit",
+		.opt = "kernel-max-pages-limit",
 		.type = PARAM_UINT, .off = FIELD(kernel_max_pages_limit),
 		.def = "0", .arg = "N", .min = 0, .max = 65535,
 		.help = "set /proc/sys/fs/fuse/max_pages_limit before start "

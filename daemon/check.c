@@ -102,7 +102,8 @@ static int report_tree(const struct conf *c, FILE *f)
 		name_of(c, self), self + 1, n);
 	fprintf(f, "roots:");
 	for (tr = 0; tr < r; tr++)
-		fprintf(f, "%s %s", tr ? "," : "", name_of(c, tree_root(t, tr)));
+		fprintf(f, "%s %s", tr ? "," : "",
+			name_of(c, tree_root(t, tr)));
 	fprintf(f, "\n");
 
 	for (tr = 0; tr < r; tr++) {
