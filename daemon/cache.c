@@ -59,6 +59,7 @@ struct cache_obj {
 	unsigned opens;
 	int fd;                 /* cache file while open, or -1 */
 	int backing_fd;         /* backing file while open and incomplete */
+	bool backing_opening;   /* a thread is opening it: wait on open_cond */
 	int pt_id;              /* kernel passthrough id of the cache file */
 	uint64_t npresent;
 	uint64_t bytes;         /* bytes of the present blocks */
@@ -75,6 +76,7 @@ struct cache {
 	uint64_t block_size;
 	unsigned block_shift;
 	pthread_mutex_t lock;
+	pthread_cond_t open_cond; /* a backing open finished */
 	/* fields below are protected by c->lock */
 	struct cache_obj **index;
 	size_t nindex;          /* buckets, power of two */
@@ -297,6 +299,7 @@ int cache_new(const char *dir, uint64_t capacity, uint64_t block_size,
 	c->block_size = block_size;
 	c->block_shift = __builtin_ctzll(block_size);
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->open_cond, NULL);
 	c->lru.lru_next = c->lru.lru_prev = &c->lru;
 	*out = c;
 	return 0;
@@ -456,6 +459,7 @@ void cache_free(struct cache *c)
 	close(c->lockfd);
 	close(c->dirfd);
 	rmdir(c->dir); /* only if empty: it may be a directory of the user's */
+	pthread_cond_destroy(&c->open_cond);
 	pthread_mutex_destroy(&c->lock);
 	free(c->index);
 	free(c->dir);
@@ -819,37 +823,38 @@ int cache_obj_backing_fd(struct cache_obj *o, const struct view *v)
 	struct statx stx;
 	int fd;
 
+	/* one thread opens, the others wait: the backing store sees one open */
 	pthread_mutex_lock(&c->lock);
+	while (o->backing_opening)
+		pthread_cond_wait(&c->open_cond, &c->lock);
 	fd = o->backing_fd;
+	if (fd < 0)
+		o->backing_opening = true;
 	pthread_mutex_unlock(&c->lock);
 	if (fd >= 0)
 		return fd;
 
 	fd = view_open(v, o->path, O_RDONLY);
-	if (fd < 0)
-		return fd;
-	STAT_INC(backing_opens);
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0) {
-		int ret = -errno;
+	if (fd >= 0) {
+		STAT_INC(backing_opens);
+		if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0) {
+			int ret = -errno;
 
-		close(fd);
-		return ret;
-	}
-	ident_from_statx(&now, &stx);
-	if (!ident_eq(&now, &o->id)) {
-		close(fd);
-		return -ESTALE;
+			close(fd);
+			fd = ret;
+		} else {
+			ident_from_statx(&now, &stx);
+			if (!ident_eq(&now, &o->id)) {
+				close(fd);
+				fd = -ESTALE;
+			}
+		}
 	}
 	pthread_mutex_lock(&c->lock);
-	if (o->backing_fd < 0) {
-		o->backing_fd = fd;
-		fd = -1;
-	}
-	pthread_mutex_unlock(&c->lock);
 	if (fd >= 0)
-		close(fd); /* another worker opened it first */
-	pthread_mutex_lock(&c->lock);
-	fd = o->backing_fd;
+		o->backing_fd = fd;
+	o->backing_opening = false;
+	pthread_cond_broadcast(&c->open_cond);
 	pthread_mutex_unlock(&c->lock);
-	return fd >= 0 ? fd : -EBADF;
+	return fd;
 }
