@@ -611,6 +611,12 @@ void peers_worker_release(struct canopy *cp, struct worker *w);
 bool peers_owns(struct canopy *cp, const char *path);
 /* The "tree" text of canopyctl, malloc'd; NULL on a single node. */
 char *peers_tree_text(struct canopy *cp);
+/*
+ * Ping this node's parent in each tree (each distinct parent once); the
+ * names of those that did not answer go into @out as "n1, n4". Returns
+ * how many did not answer; 0 on a single node.
+ */
+int peers_unreachable_parents(struct canopy *cp, char *out, size_t len);
 /* One line for status: "node n1 (3 of 8), 2 roots, fanout 4, rpc". */
 void peers_status(struct canopy *cp, char *buf, size_t len);
 

@@ -330,40 +330,6 @@ static void wait_for_stop(struct canopy *cp)
 #define PARENTS_TEXT_MAX 200
 
 /*
- * The parents that did not answer a ping, from the text `canopyctl tree`
- * shows (peers_tree_text() pings each tree's parent and children), as
- * "n1, n4" into @out. Returns how many, or -ENOMEM.
- */
-static int unreachable_parents(struct canopy *cp, char *out, size_t len)
-{
-	char *text = peers_tree_text(cp), *line, *save = NULL, *name, *end;
-	size_t used = 0;
-	int n = 0;
-
-	*out = '\0';
-	if (!text)
-		return -ENOMEM;
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		name = strstr(line, "parent: ");
-		if (!name || !strstr(line, "(unreachable)"))
-			continue;
-		name += strlen("parent: ");
-		end = strchr(name, ' ');
-		if (end)
-			*end = '\0';
-		if (strstr(out, name))
-			continue; /* the same parent in two trees */
-		if (used < len)
-			used += snprintf(out + used, len - used, "%s%s",
-					 n ? ", " : "", name);
-		n++;
-	}
-	free(text);
-	return n;
-}
-
-/*
  * In a tree: wait until the parent in each tree answers, for
  * transport.ready_wait at most (a parent that never comes up is failed
  * over by every request, so the node works without it). Returns false if
@@ -386,7 +352,7 @@ static bool wait_for_parents(struct canopy *cp, char *unreachable,
 		notify_status("waiting for parent%s %s", n == 1 ? "" : "s",
 			      unreachable);
 	for (;;) {
-		n = unreachable_parents(cp, unreachable, len);
+		n = peers_unreachable_parents(cp, unreachable, len);
 		if (n <= 0) {
 			if (logged)
 				log_notice("every parent answers");

@@ -1694,6 +1694,42 @@ static void tree_peer(FILE *f, struct peers *ps, uint32_t i)
 		ret ? "unreachable" : "reachable");
 }
 
+int peers_unreachable_parents(struct canopy *cp, char *out, size_t len)
+{
+	struct peers *ps = cp->peers;
+	uint32_t tr, seen[64];
+	unsigned nseen = 0, i;
+	size_t used = 0;
+	int64_t parent;
+	int n = 0;
+
+	if (len)
+		*out = '\0';
+	if (!ps)
+		return 0;
+	for (tr = 0; tr < tree_count(ps->tree); tr++) {
+		parent = tree_parent(ps->tree, tr, ps->self);
+		if (parent < 0)
+			continue;
+		for (i = 0; i < nseen && seen[i] != (uint32_t)parent; i++)
+			;
+		if (i < nseen)
+			continue; /* the same parent in two trees */
+		if (nseen < 64)
+			seen[nseen++] = (uint32_t)parent;
+		if (!peer_ping(ps, (uint32_t)parent)) {
+			peer_answered(ps, (uint32_t)parent);
+			continue;
+		}
+		if (used < len)
+			used += (size_t)snprintf(out + used, len - used, "%s%s",
+						 n ? ", " : "",
+						 peer_name(ps, (uint32_t)parent));
+		n++;
+	}
+	return n;
+}
+
 char *peers_tree_text(struct canopy *cp)
 {
 	struct peers *ps = cp->peers;
