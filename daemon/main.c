@@ -487,9 +487,10 @@ int main(int argc, char **argv)
 	node_put(root);
 
 	err[0] = '\0';
-	ret = peers_start(cp, err, sizeof(err));
+	/* before the peer servers, which answer from it at once */
+	ret = meta_init(cp);
 	if (!ret)
-		ret = meta_init(cp);
+		ret = peers_start(cp, err, sizeof(err));
 	if (ret) {
 		peers_stop(cp);
 		cache_free(cp->cache);

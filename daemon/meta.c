@@ -82,8 +82,8 @@ int meta_init(struct canopy *cp)
 	meta.cp = cp;
 	meta.ttl_ns = (uint64_t)(cp->conf->attr_timeout * 1e9);
 	meta.neg_ns = (uint64_t)(cp->conf->negative_timeout * 1e9);
-	if (!cp->peers)
-		return 0;
+	if (!cp->conf->nnodes)
+		return 0; /* a single node keeps no metadata of its own */
 	meta.tab = calloc(META_BUCKETS, sizeof(*meta.tab));
 	return meta.tab ? 0 : -ENOMEM;
 }
