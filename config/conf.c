@@ -136,6 +136,20 @@ const struct param conf_params[] = {
 		.help = "splice read replies from the cache files",
 	},
 	{
+		.key = "fuse.uring", .opt = "fuse-uring",
+		.type = PARAM_BOOL, .off = FIELD(fuse_uring),
+		.def = "true", .arg = "BOOL",
+		.help = "take requests over FUSE-over-io_uring, one queue "
+			"per cpu, when the kernel offers it (fuse module "
+			"enable_uring=Y)",
+	},
+	{
+		.key = "fuse.uring_entries", .opt = "uring-entries",
+		.type = PARAM_UINT, .off = FIELD(uring_entries),
+		.def = "4", .arg = "N", .min = 1, .max = 64,
+		.help = "requests in flight per cpu queue over io_uring",
+	},
+	{
 		.key = "fuse.readahead_kb", .opt = "readahead-kb",
 		.type = PARAM_UINT, .off = FIELD(readahead_kb),
 		.def = "0", .arg = "N", .min = 0, .max = UINT_MAX,

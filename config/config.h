@@ -84,6 +84,8 @@ struct conf {
 	double negative_timeout; /* seconds; 0 disables negative entries */
 	bool passthrough;        /* use FUSE passthrough when allowed */
 	bool splice;             /* splice READ replies from cache files */
+	bool fuse_uring;         /* requests over io_uring when offered */
+	unsigned uring_entries;  /* io_uring requests in flight per cpu */
 	unsigned readahead_kb;   /* mount bdi read_ahead_kb; 0 = match max_read */
 
 	/* io */

@@ -109,6 +109,8 @@ struct stats {
 	counter_t splice_fallbacks; /* splices that failed midway */
 	counter_t reply_splices;  /* READ replies spliced from cache files */
 	counter_t reply_copies;   /* READ replies copied from cache files */
+	counter_t uring_requests; /* requests that came over io_uring */
+	counter_t uring_handoffs; /* of them, answered by another thread */
 	counter_t nodes;          /* gauge */
 	counter_t peer_requests_in;  /* requests served for other nodes */
 	counter_t peer_requests_out; /* requests sent to other nodes */
@@ -396,6 +398,7 @@ struct req {
 	uint32_t opcode;
 	uint64_t nodeid;
 	uint32_t uid, gid, pid;
+	struct ring_ent *ent; /* io_uring entry it came in, or NULL */
 	const void *in;   /* body, after struct fuse_in_header */
 	size_t inlen;
 	uint64_t t0;      /* when it was read, ns */
@@ -431,6 +434,7 @@ struct negotiated {
 	bool passthrough;
 	char passthrough_why[96]; /* why not, when it is off */
 	bool splice;
+	bool uring;             /* FUSE_OVER_IO_URING negotiated */
 	unsigned dev_major, dev_minor;
 };
 
@@ -450,6 +454,10 @@ struct canopy {
 	atomic_bool stopping;
 	uint64_t started_ns;
 	struct peers *peers;     /* NULL on a single node */
+	struct fring *rings;     /* io_uring queues, one per possible cpu */
+	unsigned nrings;
+	atomic_uint rings_live;  /* queues serving requests */
+	char uring_why[96];      /* why not, when io_uring is off */
 };
 
 /* Set up @w for a thread that serves peers: buffers and ring, no fd. */
@@ -457,11 +465,27 @@ int worker_setup_aux(struct canopy *cp, struct worker *w);
 void worker_teardown(struct worker *w);
 
 int chan_mount(struct canopy *cp);
+/* A clone of the session's /dev/fuse fd @master, or -errno. */
+int chan_clone_fd(int master);
 int chan_start(struct canopy *cp);
 /* Wait until INIT is done (or @timeout_ms passes: -ETIMEDOUT). */
 int chan_wait_init(struct canopy *cp, int timeout_ms);
 void chan_unmount(struct canopy *cp);
 void chan_join(struct canopy *cp);
+
+/*
+ * FUSE-over-io_uring (chan_uring.c): once INIT negotiated it, one queue per
+ * possible cpu, each served by a thread pinned to that cpu. Until every
+ * queue has registered, the kernel holds new requests, so this is called
+ * right after INIT; when a queue cannot be set up, the connection is
+ * turned back to /dev/fuse. Returns the number of queues serving.
+ */
+unsigned chan_uring_start(struct canopy *cp);
+/* Wait for the queues' threads to end (the connection has ended). */
+void chan_uring_join(struct canopy *cp, uint64_t deadline_ns);
+/* Reply to a request that came over io_uring (r->ent set). */
+int ring_reply(struct req *r, const struct iovec *iov, int cnt, int err);
+int ring_reply_fd(struct req *r, int fd, uint64_t off, size_t len);
 
 int reply_err(struct req *r, int err); /* err: 0 or -errno */
 int reply_buf(struct req *r, const void *data, size_t len);
@@ -477,6 +501,9 @@ void worker_run_ready(struct worker *w);
 
 /* Validate and run one request of @len bytes read into w->reqbuf. */
 void ops_dispatch(struct worker *w, const void *buf, size_t len);
+/* The same for a request that came in io_uring entry @ent. */
+void ops_dispatch_ent(struct worker *w, struct ring_ent *ent,
+		      const void *buf, size_t len);
 
 typedef void (*op_fn)(struct req *r);
 struct op_desc {

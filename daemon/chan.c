@@ -72,7 +72,7 @@ int chan_mount(struct canopy *cp)
 	return 0;
 }
 
-static int clone_fd(int master)
+int chan_clone_fd(int master)
 {
 	uint32_t m = master;
 	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
@@ -156,7 +156,7 @@ static int worker_setup(struct canopy *cp, struct worker *w)
 
 	w->cp = cp;
 	w->pipe[0] = w->pipe[1] = -1;
-	w->fd = clone_fd(cp->fd);
+	w->fd = chan_clone_fd(cp->fd);
 	if (w->fd < 0)
 		return w->fd;
 	ret = worker_buffers(cp, w);
@@ -338,7 +338,11 @@ int chan_wait_init(struct canopy *cp, int timeout_ms)
 	while (!cp->neg.done && ret == 0)
 		ret = pthread_cond_timedwait(&cp->cond, &cp->lock, &ts);
 	pthread_mutex_unlock(&cp->lock);
-	return cp->neg.done ? 0 : -ETIMEDOUT;
+	if (!cp->neg.done)
+		return -ETIMEDOUT;
+	/* the kernel holds requests until the queues are registered */
+	chan_uring_start(cp);
+	return 0;
 }
 
 /* Abort the connection of @cp's mount, for files still open at stop. */
@@ -397,6 +401,7 @@ void chan_join(struct canopy *cp)
 			usleep(10000);
 		}
 	}
+	chan_uring_join(cp, deadline);
 	for (i = 0; i < cp->nworkers; i++)
 		worker_teardown(&cp->workers[i]);
 	free(cp->workers);
@@ -422,6 +427,8 @@ static int reply_write(struct req *r, struct iovec *iov, int cnt, int err)
 	ssize_t n;
 	int i;
 
+	if (r->ent)
+		return ring_reply(r, iov, cnt, err);
 	for (i = 0; i < cnt; i++)
 		len += iov[i].iov_len;
 	oh->len = len;
@@ -502,6 +509,8 @@ int reply_fd(struct req *r, int fd, uint64_t off, size_t len)
 
 	if (len == 0)
 		return reply_buf(r, NULL, 0);
+	if (r->ent)
+		return ring_reply_fd(r, fd, off, len);
 	if (w->pipe[1] < 0 || len + PAGE > w->pipe_len) {
 		STAT_INC(reply_copies);
 		return reply_fd_copy(r, fd, off, len);
@@ -682,6 +691,8 @@ void op_init(struct req *r)
 		want |= FUSE_SPLICE_WRITE | FUSE_SPLICE_MOVE | FUSE_SPLICE_READ;
 	if (cp->can_passthrough)
 		want |= FUSE_PASSTHROUGH;
+	if (cp->conf->fuse_uring)
+		want |= FUSE_OVER_IO_URING;
 	got = want & kflags;
 
 	out.minor = in->minor < CANOPY_PROTO_MINOR ? in->minor :
@@ -725,6 +736,12 @@ void op_init(struct req *r)
 			 "%s", cp->can_passthrough ?
 			 "the kernel does not offer it" : "disabled");
 	neg->splice = (got & FUSE_SPLICE_WRITE) && cp->conf->splice;
+	neg->uring = got & FUSE_OVER_IO_URING;
+	if (!neg->uring)
+		snprintf(cp->uring_why, sizeof(cp->uring_why), "%s",
+			 !cp->conf->fuse_uring ? "disabled (fuse.uring)" :
+			 "the kernel does not offer it (fuse module "
+			 "enable_uring=N)");
 
 	reply_buf(r, &out, outlen);
 	raise_readahead(cp);

@@ -61,6 +61,7 @@ static void flag_names(FILE *f, uint64_t flags, const char *sep)
 		{ FUSE_SPLICE_READ, "splice_read" },
 		{ FUSE_DIRECT_IO_ALLOW_MMAP, "direct_io_allow_mmap" },
 		{ FUSE_PASSTHROUGH, "passthrough" },
+		{ FUSE_OVER_IO_URING, "over_io_uring" },
 		{ FUSE_INIT_EXT, "init_ext" },
 	};
 	bool first = true;
@@ -92,6 +93,7 @@ char *ctl_status(struct canopy *cp, bool json)
 			"  \"max_pages_limit\": %u,\n  \"max_read\": %u,\n"
 			"  \"readahead_kb\": %u,\n  \"passthrough\": %s,\n"
 			"  \"splice\": %s,\n  \"threads\": %u,\n"
+			"  \"uring_queues\": %u,\n"
 			"  \"cache_dir\": \"%s\",\n  \"cache_capacity\": %llu,\n"
 			"  \"block_size\": %llu,\n  \"flags\": \"",
 			cp->mnt, (int)getpid(), n->major, n->minor,
@@ -99,6 +101,7 @@ char *ctl_status(struct canopy *cp, bool json)
 			n->max_pages * 4096, n->readahead_kb,
 			n->passthrough ? "true" : "false",
 			n->splice ? "true" : "false", cp->nworkers,
+			n->uring ? atomic_load(&cp->rings_live) : 0,
 			cache_dir(cp->cache),
 			(unsigned long long)cache_capacity(cp->cache),
 			(unsigned long long)cache_block_size(cp->cache));
@@ -126,6 +129,11 @@ char *ctl_status(struct canopy *cp, bool json)
 			n->passthrough ? "" : ")");
 		fprintf(f, "splice:          %s\n", yesno(n->splice));
 		fprintf(f, "threads:         %u\n", cp->nworkers);
+		if (n->uring)
+			fprintf(f, "io_uring:        %u queues of %u entries\n",
+				atomic_load(&cp->rings_live), c->uring_entries);
+		else
+			fprintf(f, "io_uring:        no (%s)\n", cp->uring_why);
 		fprintf(f, "flags:           ");
 		flag_names(f, n->flags, " ");
 		fprintf(f, "\ncache_dir:       %s\n", cache_dir(cp->cache));

@@ -106,4 +106,46 @@ _Static_assert(sizeof(struct compat_init_out) == sizeof(struct fuse_init_out),
 _Static_assert(sizeof(struct compat_open_out) == sizeof(struct fuse_open_out),
 	       "fuse_open_out layout");
 
+/*
+ * 7.42: FUSE-over-io_uring. Each ring entry is a header buffer and a
+ * payload buffer; requests and replies are exchanged through them with
+ * IORING_OP_URING_CMD on /dev/fuse (cmd_op below, struct fuse_uring_cmd_req
+ * in the entry's command area).
+ */
+#ifndef FUSE_URING_IN_OUT_HEADER_SZ
+#define FUSE_URING_IN_OUT_HEADER_SZ 128
+#define FUSE_URING_OP_IN_OUT_SZ 128
+
+struct fuse_uring_ent_in_out {
+	uint64_t flags;
+	uint64_t commit_id; /* the request's unique */
+	uint32_t payload_sz; /* bytes used in the payload buffer */
+	uint32_t padding;
+	uint64_t reserved;
+};
+
+struct fuse_uring_req_header {
+	char in_out[FUSE_URING_IN_OUT_HEADER_SZ]; /* fuse_in/out_header */
+	char op_in[FUSE_URING_OP_IN_OUT_SZ];       /* the opcode's fixed part */
+	struct fuse_uring_ent_in_out ring_ent_in_out;
+};
+
+enum fuse_uring_cmd {
+	FUSE_IO_URING_CMD_INVALID = 0,
+	FUSE_IO_URING_CMD_REGISTER = 1,
+	FUSE_IO_URING_CMD_COMMIT_AND_FETCH = 2,
+};
+
+struct fuse_uring_cmd_req {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint16_t qid;
+	uint8_t padding[6];
+};
+#endif
+_Static_assert(sizeof(struct fuse_uring_req_header) == 288,
+	       "fuse_uring_req_header layout");
+_Static_assert(sizeof(struct fuse_uring_cmd_req) == 24,
+	       "fuse_uring_cmd_req layout");
+
 #endif /* CANOPY_FUSE_COMPAT_I_H */

@@ -113,9 +113,15 @@ static void malformed(struct req *r, const char *why)
 
 void ops_dispatch(struct worker *w, const void *buf, size_t len)
 {
+	ops_dispatch_ent(w, NULL, buf, len);
+}
+
+void ops_dispatch_ent(struct worker *w, struct ring_ent *ent,
+		      const void *buf, size_t len)
+{
 	const struct fuse_in_header *ih = buf;
 	const struct op_desc *d;
-	struct req r = { .w = w, .fd = w->fd, .t0 = now_ns() };
+	struct req r = { .w = w, .fd = w->fd, .ent = ent, .t0 = now_ns() };
 
 	if (len < sizeof(*ih)) {
 		STAT_INC(malformed);

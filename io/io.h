@@ -55,4 +55,44 @@ int uring_statx_many(struct uring *u, int dirfd, const char *const *names,
 /* Operations submitted through this ring since it was created. */
 uint64_t uring_ops(const struct uring *u);
 
+/*
+ * uring_cmdq_*: a ring of 128-byte entries for driver commands
+ * (IORING_OP_URING_CMD), owned by one thread. Commands complete when the
+ * driver says so, in any order; each completion returns the tag it was
+ * queued with.
+ */
+struct uring_cmdq;
+
+/* The command area of a 128-byte entry, in bytes. */
+#define URING_CMD_MAX 80
+
+struct uring_done {
+	uint64_t tag;
+	int32_t res;
+};
+
+int uring_cmdq_new(unsigned depth, struct uring_cmdq **out);
+void uring_cmdq_free(struct uring_cmdq *q);
+/*
+ * Queue command @op on @fd with @cmdlen bytes of @cmd in the command area,
+ * and @addr / @len in the entry's address and length fields.
+ */
+int uring_cmdq_cmd(struct uring_cmdq *q, int fd, uint32_t op,
+		   const void *cmd, size_t cmdlen, const void *addr,
+		   uint32_t len, uint64_t tag);
+/* Queue a read of @len bytes from @fd at its file position. */
+int uring_cmdq_read(struct uring_cmdq *q, int fd, void *buf, size_t len,
+		    uint64_t tag);
+/* Submit what is queued. */
+int uring_cmdq_submit(struct uring_cmdq *q);
+/*
+ * Submit what is queued, wait for at least one completion and return up to
+ * @max of them (count, or -errno: -EINTR when a signal came).
+ */
+int uring_cmdq_wait(struct uring_cmdq *q, struct uring_done *out,
+		    unsigned max);
+/* The same without waiting: 0 when nothing has completed. */
+int uring_cmdq_poll(struct uring_cmdq *q, struct uring_done *out,
+		    unsigned max);
+
 #endif /* CANOPY_IO_H */

@@ -247,3 +247,145 @@ int uring_statx_many(struct uring *u, int dirfd, const char *const *names,
 	}
 	return 0;
 }
+
+/* ---- command queues ------------------------------------------------------ */
+
+/*
+ * A ring of 128-byte entries for driver commands (IORING_OP_URING_CMD) and
+ * the reads that wake its owner. Commands stay in the kernel until the
+ * driver completes them, so unlike struct uring nothing here waits for a
+ * particular completion: the owner takes them as they come.
+ */
+struct uring_cmdq {
+	struct io_uring ring;
+};
+
+int uring_cmdq_new(unsigned depth, struct uring_cmdq **out)
+{
+	struct uring_cmdq *q;
+	int ret;
+
+	if (depth == 0 || depth > 4096)
+		return -EINVAL;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	/* one thread submits and reaps: completions run when it waits */
+	ret = io_uring_queue_init(depth, &q->ring, IORING_SETUP_SQE128 |
+				  IORING_SETUP_SINGLE_ISSUER |
+				  IORING_SETUP_DEFER_TASKRUN);
+	if (ret == -EINVAL)
+		ret = io_uring_queue_init(depth, &q->ring,
+					  IORING_SETUP_SQE128);
+	if (ret < 0) {
+		free(q);
+		return ret;
+	}
+	*out = q;
+	return 0;
+}
+
+void uring_cmdq_free(struct uring_cmdq *q)
+{
+	if (!q)
+		return;
+	io_uring_queue_exit(&q->ring);
+	free(q);
+}
+
+static struct io_uring_sqe *cmdq_sqe(struct uring_cmdq *q)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+
+	if (!sqe) {
+		io_uring_submit(&q->ring);
+		sqe = io_uring_get_sqe(&q->ring);
+	}
+	return sqe;
+}
+
+int uring_cmdq_cmd(struct uring_cmdq *q, int fd, uint32_t op,
+		   const void *cmd, size_t cmdlen, const void *addr,
+		   uint32_t len, uint64_t tag)
+{
+	struct io_uring_sqe *sqe;
+
+	if (cmdlen > URING_CMD_MAX)
+		return -EINVAL;
+	sqe = cmdq_sqe(q);
+	if (!sqe)
+		return -EBUSY;
+	memset(sqe, 0, 2 * sizeof(*sqe)); /* SQE128: two slots */
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = op;
+	sqe->addr = (uint64_t)(uintptr_t)addr;
+	sqe->len = len;
+	sqe->user_data = tag;
+	memcpy(sqe->cmd, cmd, cmdlen);
+	return 0;
+}
+
+int uring_cmdq_read(struct uring_cmdq *q, int fd, void *buf, size_t len,
+		    uint64_t tag)
+{
+	struct io_uring_sqe *sqe = cmdq_sqe(q);
+
+	if (!sqe)
+		return -EBUSY;
+	memset(sqe, 0, 2 * sizeof(*sqe));
+	io_uring_prep_read(sqe, fd, buf, len, (uint64_t)-1);
+	sqe->user_data = tag;
+	return 0;
+}
+
+int uring_cmdq_submit(struct uring_cmdq *q)
+{
+	int ret = io_uring_submit(&q->ring);
+
+	return ret < 0 ? ret : 0;
+}
+
+int uring_cmdq_wait(struct uring_cmdq *q, struct uring_done *out,
+		    unsigned max)
+{
+	struct io_uring_cqe *cqe;
+	unsigned n = 0, head;
+	int ret;
+
+	ret = io_uring_submit_and_wait(&q->ring, 1);
+	if (ret < 0)
+		return ret;
+	io_uring_for_each_cqe(&q->ring, head, cqe) {
+		if (n == max)
+			break;
+		out[n].tag = cqe->user_data;
+		out[n].res = cqe->res;
+		n++;
+	}
+	io_uring_cq_advance(&q->ring, n);
+	return (int)n;
+}
+
+int uring_cmdq_poll(struct uring_cmdq *q, struct uring_done *out,
+		    unsigned max)
+{
+	struct io_uring_cqe *cqe;
+	unsigned n = 0, head;
+	int ret;
+
+	ret = io_uring_submit(&q->ring);
+	if (ret < 0)
+		return ret;
+	/* with DEFER_TASKRUN, completions are posted only when asked for */
+	io_uring_get_events(&q->ring);
+	io_uring_for_each_cqe(&q->ring, head, cqe) {
+		if (n == max)
+			break;
+		out[n].tag = cqe->user_data;
+		out[n].res = cqe->res;
+		n++;
+	}
+	io_uring_cq_advance(&q->ring, n);
+	return (int)n;
+}

@@ -200,6 +200,17 @@ canopy_spawn() {
 	_DAEMONS+=("$DPID")
 }
 
+# test_fuse_uring.sh runs other tests with CANOPY_EXPECT_URING=1: every
+# daemon must then serve over FUSE-over-io_uring
+_expect_uring() {
+	local pid=$1 q
+	shift
+	q=$(timeout 10 "$CANOPYCTL" "$@" status --json | $PY -c \
+		'import json, sys; print(json.load(sys.stdin)["uring_queues"])')
+	[ "$q" -gt 0 ] ||
+		fail "canopyd (pid $pid) is not on io_uring (uring_queues $q)"
+}
+
 # canopy_wait_ready PID MNT [CTL-ARGS...]: canopyctl status answers and MNT
 # is a mount point, within CANOPY_READY_TIMEOUT seconds
 canopy_wait_ready() {
@@ -216,6 +227,8 @@ canopy_wait_ready() {
 		if is_mounted "$mnt" &&
 			timeout 10 "$CANOPYCTL" "$@" status >/dev/null 2>&1; then
 			say "ready: canopyd pid $pid on $mnt after $((SECONDS - t0))s"
+			[ "${CANOPY_EXPECT_URING:-}" = 1 ] &&
+				_expect_uring "$pid" "$@"
 			return 0
 		fi
 		if ((SECONDS >= deadline)); then

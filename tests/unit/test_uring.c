@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,4 +106,52 @@ Test(uring, stats_more_names_than_the_ring_holds)
 	}
 	cr_assert_eq(out[0].stx_size, DATA_LEN);
 	cr_assert(S_ISDIR(out[1].stx_mode));
+}
+
+/* ---- command queues ---- */
+
+Test(uring_cmdq, a_pending_eventfd_read_completes_when_written)
+{
+	struct uring_cmdq *q;
+	struct uring_done d[4];
+	uint64_t val = 0, one = 3;
+	int efd = eventfd(0, EFD_CLOEXEC), n;
+
+	cr_assert_geq(efd, 0);
+	cr_assert_eq(uring_cmdq_new(8, &q), 0);
+	cr_assert_eq(uring_cmdq_read(q, efd, &val, sizeof(val), 42), 0);
+	cr_assert_eq(uring_cmdq_submit(q), 0);
+	/* nothing written yet: nothing completes */
+	cr_assert_eq(uring_cmdq_poll(q, d, 4), 0);
+	cr_assert_eq(write(efd, &one, sizeof(one)), sizeof(one));
+	n = uring_cmdq_wait(q, d, 4);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(d[0].tag, 42);
+	cr_assert_eq(d[0].res, (int)sizeof(val));
+	cr_assert_eq(val, 3);
+	uring_cmdq_free(q);
+	close(efd);
+}
+
+Test(uring_cmdq, a_command_the_file_does_not_take_fails_with_its_tag)
+{
+	struct uring_cmdq *q;
+	struct uring_done d[4];
+	char cmd[16] = { 0 };
+	int efd = eventfd(0, EFD_CLOEXEC), n;
+
+	cr_assert_geq(efd, 0);
+	cr_assert_eq(uring_cmdq_new(8, &q), 0);
+	/* an eventfd has no uring_cmd handler */
+	cr_assert_eq(uring_cmdq_cmd(q, efd, 1, cmd, sizeof(cmd), NULL, 0, 7),
+		     0);
+	n = uring_cmdq_wait(q, d, 4);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(d[0].tag, 7);
+	cr_assert_lt(d[0].res, 0);
+	/* more than the command area holds is refused before submission */
+	cr_assert_eq(uring_cmdq_cmd(q, efd, 1, cmd, URING_CMD_MAX + 1, NULL, 0,
+				    8), -EINVAL);
+	uring_cmdq_free(q);
+	close(efd);
 }

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# FUSE-over-io_uring. With the fuse module's enable_uring on (put back at
+# exit), canopyd registers one queue per possible cpu and requests come in
+# ring entries: status shows the queues, uring.requests counts what came
+# over them, small files and a cold file read by 16 processes at once give
+# the right bytes (replies parked on a fetch are answered by whichever
+# thread ends it), mutating calls still get EROFS, and --fuse-uring false
+# keeps the same kernel on /dev/fuse alone. Then the view, EROFS,
+# concurrency and lifecycle tests run again with every daemon they start
+# required to be on io_uring.
+. "$(dirname "$0")/lib.sh"
+canopy_init
+
+K=/sys/module/fuse/parameters/enable_uring
+[ -w "$K" ] || skip "no writable $K (kernel built without FUSE_IO_URING)"
+orig=$(cat "$K")
+on_exit "echo $orig >$K"
+echo Y >"$K"
+[ "$(cat "$K")" = Y ] || fail "cannot turn on $K"
+
+B=$T/backing
+mkdir -p "$B/small"
+mkdata "$B/big" $((32 << 20)) uring-big
+want=$(sha "$B/big")
+$PY -c '
+import os, sys
+for i in range(300):
+    with open(os.path.join(sys.argv[1], "s%03d" % i), "wb") as f:
+        f.write(("uring small %d\n" % i).encode() * (1 + i % 40))
+' "$B/small"
+
+canopy_start u --export "$B"
+cpus=$($PY -c '
+s = open("/sys/devices/system/cpu/possible").read().strip()
+print(max(int(p.split("-")[-1]) for p in s.split(",")) + 1)')
+
+check "status: one io_uring queue per possible cpu ($cpus)"
+ctl status --json >"$T/status.json"
+assert_eq "$(jget "$T/status.json" uring_queues)" "$cpus" "uring_queues"
+ctl status | grep -q "^io_uring: *$cpus queues" ||
+	fail "canopyctl status: $(ctl status | grep io_uring)"
+
+check "300 small files read through the mount: right bytes, over the ring"
+stats_save "$T/s0.json"
+$PY - "$MNT$B/small" "$B/small" <<'EOF'
+import os, sys
+view, back = sys.argv[1], sys.argv[2]
+for name in sorted(os.listdir(back)):
+    for _ in range(2):  # a cold open, then a warm one
+        with open(os.path.join(view, name), "rb") as f:
+            got = f.read()
+        with open(os.path.join(back, name), "rb") as f:
+            if got != f.read():
+                sys.exit("wrong bytes in " + name)
+EOF
+stats_save "$T/s1.json"
+d() { echo $(($(jget "$T/$3.json" "$1") - $(jget "$T/$2.json" "$1"))); }
+say "  uring.requests +$(d uring.requests s0 s1), fuse.open.count" \
+	"+$(d fuse.open.count s0 s1), fuse.lookup.count +$(d fuse.lookup.count s0 s1)"
+# 600 opens (cold and warm), each an OPEN, every one over the ring
+assert_eq "$(d fuse.open.count s0 s1)" 600 "fuse.open.count delta"
+assert_int "$(d uring.requests s0 s1) -ge 600" \
+	"uring.requests grew by $(d uring.requests s0 s1) for 600 OPENs"
+
+check "16 readers of a cold 32 MiB file at once get the right bytes"
+$PY "$FUNC_DIR/readers.py" "$MNT$B/big" 16 "$want" ||
+	fail "a concurrent reader got wrong bytes over io_uring"
+stats_save "$T/s2.json"
+say "  uring.requests +$(d uring.requests s1 s2), handed to another" \
+	"thread +$(d uring.handoffs s1 s2), cache.waits +$(d cache.waits s1 s2)"
+assert_eq "$(d backing.bytes s1 s2)" $((32 << 20)) \
+	"backing.bytes delta for 16 readers of one file"
+
+check "mutating calls over the ring: EROFS, nothing changed"
+for op in "open(p, 'w')" "os.mkdir(p + '.d')" "os.unlink(p)" \
+	"os.chmod(p, 0o600)" "os.truncate(p, 0)"; do
+	$PY -c "
+import errno, os, sys
+p = sys.argv[1]
+try:
+    $op
+except OSError as e:
+    sys.exit(0 if e.errno == errno.EROFS else 'errno %d' % e.errno)
+sys.exit('no error')" "$MNT$B/small/s001" || fail "$op did not fail with EROFS"
+done
+assert_eq "$(sha "$B/big")" "$want" "the backing file after the attempts"
+
+canopy_stop "$DPID"
+assert_eq "$STOP_RC" 0 "exit status of canopyd on io_uring after SIGTERM"
+is_mounted "$MNT" && fail "$MNT still mounted after the stop"
+
+check "--fuse-uring false: the same kernel, /dev/fuse only"
+canopy_start off --export "$B" --fuse-uring false
+ctl status --json >"$T/status-off.json"
+assert_eq "$(jget "$T/status-off.json" uring_queues)" 0 "uring_queues"
+ctl status | grep -q "^io_uring: *no (disabled" ||
+	fail "canopyctl status: $(ctl status | grep io_uring)"
+cmp -s "$MNT$B/big" "$B/big" || fail "wrong bytes with --fuse-uring false"
+assert_eq "$(stat_get uring.requests)" 0 "uring.requests without io_uring"
+canopy_stop "$DPID"
+assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
+
+for t in view erofs concurrency lifecycle; do
+	check "test_$t.sh with every daemon on io_uring"
+	if ! env -u CANOPY_TEST_TMP CANOPY_EXPECT_URING=1 \
+		bash "$FUNC_DIR/test_$t.sh" >"$T/logs/test_$t.log" 2>&1; then
+		tail -n 30 "$T/logs/test_$t.log" >&2
+		fail "test_$t.sh failed on io_uring"
+	fi
+done
+say "ok"
