@@ -115,14 +115,27 @@ def write_list(path, items):
     return path
 
 
-def make_lists(tree, outdir, tag, small_max=64 << 10, sample=1):
+# --quick: the Python-tree lists of the metadata measurements (targets (c),
+# the thread sweep's open+read+close, the metadata suite) are a fixed
+# random sample of this many files, the same one for every system
+QUICK_FILES = 3000
+
+
+def make_lists(tree, outdir, tag, small_max=64 << 10, sample=1, limit=None,
+               seed=5):
     """Lists over `tree`: every file, its small files, and missing paths
     (the probes an importer makes next to existing files); every
-    `sample`-th entry when sample > 1. Returns {name: (path, count)}."""
+    `sample`-th entry when sample > 1; when `limit` is set and smaller
+    than the tree, a fixed random sample of `limit` files (seeded, so the
+    same files in every run and for every system), kept in walk order.
+    Returns {name: (path, count)}."""
     files = walk_files(tree)
     if not files:
         raise BenchError(f"{tree}: no files")
     files = files[::sample]
+    if limit and limit < len(files):
+        keep = set(random.Random(seed).sample(range(len(files)), limit))
+        files = [f for i, f in enumerate(files) if i in keep]
     allf = [p for p, _ in files]
     small = [p for p, s in files if s <= small_max]
     rnd = random.Random(7)
@@ -143,6 +156,15 @@ def make_lists(tree, outdir, tag, small_max=64 << 10, sample=1):
         res[name] = (write_list(os.path.join(outdir, f"{tag}.{name}.txt"),
                                 items), len(items))
     return res
+
+
+def py_lists(ctx, tree):
+    """make_lists over the Python tree: all of it, or in --quick the
+    fixed sample of QUICK_FILES files."""
+    if ctx.quick:
+        return make_lists(tree, ctx.work, f"py-q{QUICK_FILES}",
+                          limit=QUICK_FILES)
+    return make_lists(tree, ctx.work, "py")
 
 
 def tree_facts(tree):
