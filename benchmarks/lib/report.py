@@ -78,7 +78,14 @@ def plot_maxread(out, rows):
             for mode in ("cached", "direct", "passthrough"):
                 ys = [med(rows, "MBps", system="canopy", mode=mode,
                           max_pages=mp, rw=rw, bs=bs) for mp in mps]
-                if any(y is not None for y in ys):
+                got = [(mp, y) for mp, y in zip(mps, ys) if y is not None]
+                if len(got) == 1 and len(mps) > 1:
+                    # measured at one max_pages only (passthrough in
+                    # --quick: max_pages does not apply to it)
+                    ax.axhline(got[0][1], color=COLORS[mode], lw=1.5,
+                               label=f"canopy {mode} (measured at "
+                               f"max_pages={got[0][0]})")
+                elif got:
                     ax.plot(mps, ys, marker="o", color=COLORS[mode],
                             label=f"canopy {mode}")
             for base, ls in (("native", "--"), ("bindfs", ":")):
