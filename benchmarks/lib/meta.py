@@ -11,7 +11,7 @@ import os
 from common import CsvOut, drop_caches, log
 from mounts import Bindfs, Canopy, Native, PfsModel
 from tools import check_python, import_wall, metabench
-from trees import ensure_pytree, make_lists
+from trees import ensure_pytree, make_lists, py_lists
 
 BACKING_KINDS = ("getattr", "readlink", "open", "read", "release", "opendir",
                  "readdir", "releasedir", "statfs")
@@ -38,7 +38,7 @@ class Suite:
                           IMPORT_FIELDS)
         self.R = 1 if ctx.quick else 3           # cold repeats
         self.RW = ctx.repeats                    # warm repeats
-        self.secs = 1 if ctx.quick else 2
+        self.secs = 0.5 if ctx.quick else 2     # warm timed runs (s)
         self.kinds = ["native", "bindfs"] + \
             (["canopy"] if ctx.have_canopy() else [])
 
@@ -67,7 +67,7 @@ class Suite:
     # ---- local tree ----------------------------------------------------
     def metadata_local(self):
         ctx, tree = self.ctx, self.tree
-        lists = make_lists(tree, ctx.work, "py")
+        lists = py_lists(ctx, tree)  # --quick: a fixed sample of the tree
         for r in range(self.R):
             for op in OPS:
                 for kind in self.kinds:
@@ -97,7 +97,7 @@ class Suite:
     def imports_local(self):
         ctx, tree = self.ctx, self.tree
         procs = (1, 8)
-        RW = 2 if ctx.quick else self.RW
+        RW = 1 if ctx.quick else self.RW
         for r in range(self.R):
             for n in procs:
                 for kind in self.kinds:
@@ -129,7 +129,7 @@ class Suite:
         """pfsmodel serving the tree, read directly ("pfs") or through a
         canopy that exports the pfsmodel mount ("canopy/pfs")."""
         ctx, tree = self.ctx, self.tree
-        sample = 32 if ctx.quick else 4
+        sample = 64 if ctx.quick else 4
         lists = make_lists(tree, ctx.work, "pysample", sample=sample)
         RW = 1 if ctx.quick else self.RW
         procs = (1,) if ctx.quick else (1, 8)
@@ -152,6 +152,7 @@ class Suite:
 
             for r in range(self.R):
                 for kind in kinds:
+                    log(f"pfs: cold {kind}")
                     for op in OPS:
                         with mk(kind) as s:
                             drop_caches()
@@ -160,6 +161,7 @@ class Suite:
                                 s_.path(ptree)))
                             self._meta_row("pfs", kind, op, "cold", r, js,
                                            bops)
+                    log(f"pfs: cold {kind} imports")
                     for n in procs:
                         with mk(kind) as s:
                             drop_caches()
@@ -172,6 +174,7 @@ class Suite:
                                          **{f"backing_{k}": bops[k]
                                             for k in BACKING_KINDS})
             for kind in kinds:
+                log(f"pfs: warm {kind}")
                 with mk(kind) as s:
                     # warm-up; the pfs model has no client cache to warm,
                     # so --quick skips its metadata pass
@@ -179,8 +182,12 @@ class Suite:
                         for op in OPS:
                             metabench(ctx, _mode(op), lists[op][0],
                                       s.path(ptree))
-                    # also checks that python imports from ptree
-                    check_python(ctx, s.path(ptree))
+                    # also checks that python imports from ptree; the
+                    # import that warms caches is of no use to the pfs
+                    # model, so --quick only checks there
+                    check_python(ctx, s.path(ptree), warm=not (
+                        ctx.quick and kind == "pfs"))
+                    log(f"pfs: warm {kind} timed")
                     for r in range(RW):
                         for op in OPS:
                             js, bops = measure(s, lambda s_: metabench(

@@ -103,15 +103,18 @@ def py_env(ctx, prefix):
     return env
 
 
-def check_python(ctx, prefix):
-    """Import once and check that everything came from prefix; also fills
-    matplotlib's font cache in MPLCONFIGDIR before anything is timed."""
+def check_python(ctx, prefix, warm=True):
+    """Import once and check that everything came from prefix; then (warm)
+    the whole timed import once, which also fills matplotlib's font cache
+    in MPLCONFIGDIR before anything is timed."""
     r = run(["/usr/bin/python3", "-s", "-c", CHECK],
             env=py_env(ctx, prefix), timeout=300)
     lines = r.stdout.split()
     bad = [x for x in lines if not x.startswith(prefix)]
     if bad:
         raise BenchError(f"python with PYTHONHOME={prefix} loaded {bad}")
+    if not warm:
+        return
     run(["/usr/bin/python3", "-s", "-c", "import " + IMPORTS],
         env=py_env(ctx, prefix), timeout=300)
 
