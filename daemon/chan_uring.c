@@ -481,6 +481,16 @@ static void uring_refuse(struct canopy *cp)
 	uring_cmdq_free(cq);
 }
 
+static void uring_give_up(struct canopy *cp, int err)
+{
+	snprintf(cp->uring_why, sizeof(cp->uring_why),
+		 "queue set-up failed: %s", strerror(-err));
+	log_warn("FUSE over io_uring: %s; serving over /dev/fuse",
+		 cp->uring_why);
+	uring_refuse(cp);
+	cp->neg.uring = false;
+}
+
 unsigned chan_uring_start(struct canopy *cp)
 {
 	unsigned n = possible_cpus(), i, ok = 0;
@@ -534,21 +544,11 @@ unsigned chan_uring_start(struct canopy *cp)
 	 * Queues that registered keep their entries until the connection
 	 * ends (chan_uring_join), but the kernel will not use them.
 	 */
-	snprintf(cp->uring_why, sizeof(cp->uring_why),
-		 "queue set-up failed: %s", strerror(-err));
-	log_warn("FUSE over io_uring: %s; serving over /dev/fuse",
-		 cp->uring_why);
-	uring_refuse(cp);
-	cp->neg.uring = false;
+	uring_give_up(cp, err);
 	return 0;
 
 fail:
-	snprintf(cp->uring_why, sizeof(cp->uring_why),
-		 "queue set-up failed: %s", strerror(-err));
-	log_warn("FUSE over io_uring: %s; serving over /dev/fuse",
-		 cp->uring_why);
-	uring_refuse(cp);
-	cp->neg.uring = false;
+	uring_give_up(cp, err);
 	/* no thread was started: tear down what was set up */
 	if (cp->rings) {
 		for (i = 0; i < cp->nrings; i++)

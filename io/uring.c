@@ -346,16 +346,13 @@ int uring_cmdq_submit(struct uring_cmdq *q)
 	return ret < 0 ? ret : 0;
 }
 
-int uring_cmdq_wait(struct uring_cmdq *q, struct uring_done *out,
-		    unsigned max)
+/* Take up to @max completions that are posted. */
+static int cmdq_reap(struct uring_cmdq *q, struct uring_done *out,
+		     unsigned max)
 {
 	struct io_uring_cqe *cqe;
 	unsigned n = 0, head;
-	int ret;
 
-	ret = io_uring_submit_and_wait(&q->ring, 1);
-	if (ret < 0)
-		return ret;
 	io_uring_for_each_cqe(&q->ring, head, cqe) {
 		if (n == max)
 			break;
@@ -367,25 +364,22 @@ int uring_cmdq_wait(struct uring_cmdq *q, struct uring_done *out,
 	return (int)n;
 }
 
+int uring_cmdq_wait(struct uring_cmdq *q, struct uring_done *out,
+		    unsigned max)
+{
+	int ret = io_uring_submit_and_wait(&q->ring, 1);
+
+	return ret < 0 ? ret : cmdq_reap(q, out, max);
+}
+
 int uring_cmdq_poll(struct uring_cmdq *q, struct uring_done *out,
 		    unsigned max)
 {
-	struct io_uring_cqe *cqe;
-	unsigned n = 0, head;
-	int ret;
+	int ret = io_uring_submit(&q->ring);
 
-	ret = io_uring_submit(&q->ring);
 	if (ret < 0)
 		return ret;
 	/* with DEFER_TASKRUN, completions are posted only when asked for */
 	io_uring_get_events(&q->ring);
-	io_uring_for_each_cqe(&q->ring, head, cqe) {
-		if (n == max)
-			break;
-		out[n].tag = cqe->user_data;
-		out[n].res = cqe->res;
-		n++;
-	}
-	io_uring_cq_advance(&q->ring, n);
-	return (int)n;
+	return cmdq_reap(q, out, max);
 }
