@@ -63,6 +63,7 @@ def run_maxread(ctx):
         return fio(path, rw=rw, bs=bs, size=size, runtime=runtime,
                    invalidate=inval, time_based=True)
 
+    read_file(f)  # native is a warm page cache: not cold after a drop
     log(f"max_read sweep: baselines ({len(bss) * len(rws)} jobs x {R})")
     with Bindfs(ctx, root) as b:
         for r in range(R):
@@ -136,7 +137,8 @@ def run_threads(ctx):
     runtime = 0.5 if q else 4
     R = 1 if q else 3
     d = os.path.join(ctx.data, "tj")
-    ensure_files(d, "tj.", max(jobs), per_file)
+    for p in ensure_files(d, "tj.", max(jobs), per_file):
+        read_file(p)  # native baselines from a warm page cache
     out = CsvOut(os.path.join(ctx.out, "threads.csv"), THREAD_FIELDS)
 
     def job(s, rw, bs, nj, inval):
