@@ -150,6 +150,13 @@ const struct param conf_params[] = {
 		.help = "requests in flight per cpu queue over io_uring",
 	},
 	{
+		.key = "fuse.uring_batch", .opt = "uring-batch",
+		.type = PARAM_BOOL, .off = FIELD(uring_batch),
+		.def = "true", .arg = "BOOL",
+		.help = "io_uring queue threads run SCHED_BATCH: requests "
+			"nobody waits for (RELEASE) do not preempt the caller",
+	},
+	{
 		.key = "fuse.readahead_kb", .opt = "readahead-kb",
 		.type = PARAM_UINT, .off = FIELD(readahead_kb),
 		.def = "0", .arg = "N", .min = 0, .max = UINT_MAX,

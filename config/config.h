@@ -86,6 +86,7 @@ struct conf {
 	bool splice;             /* splice READ replies from cache files */
 	bool fuse_uring;         /* requests over io_uring when offered */
 	unsigned uring_entries;  /* io_uring requests in flight per cpu */
+	bool uring_batch;        /* io_uring threads SCHED_BATCH */
 	unsigned readahead_kb;   /* mount bdi read_ahead_kb; 0 = match max_read */
 
 	/* io */

@@ -5,9 +5,12 @@
 (c) warm stat (existing, missing):            canopy / native >= 0.7
     warm open+read+close of small files:      canopy / native >= 0.25
                                               canopy / bindfs >= 2
+    the last two both for canopy over /dev/fuse (enable_uring=N, the
+    kernel's default) and over FUSE-over-io_uring (enable_uring=Y)
 (d) max_pages_limit 4096, cached mode:        fuse.read.size_max >= 4 MiB
 (e) canopyd VmRSS serving 20,000 files:       <= 64 MiB
 """
+import contextlib
 import os
 
 from common import CsvOut, drop_caches, log, median, run
@@ -19,6 +22,7 @@ import reqsize
 
 GiB = 1 << 30
 MAX_PAGES_LIMIT = "/proc/sys/fs/fuse/max_pages_limit"
+ENABLE_URING = "/sys/module/fuse/parameters/enable_uring"
 
 RAW_FIELDS = ["target", "system", "config", "repeat", "value", "unit",
               "detail"]
@@ -159,44 +163,70 @@ class Targets:
                      f"{median(res['native']):.0f} MB/s; canopy {detail}")
 
     # (c) -------------------------------------------------------------
+    def uring_canopy(self, stack, tree):
+        """A second canopyd, on FUSE-over-io_uring. The fuse module offers
+        it only while enable_uring is Y, at INIT; the knob goes back as
+        soon as the daemon is mounted (a connection keeps what INIT gave
+        it). None when this kernel has no FUSE-over-io_uring."""
+        ctx = self.ctx
+        if not os.path.exists(ENABLE_URING):
+            ctx.note("(c) this kernel has no FUSE-over-io_uring: canopy "
+                     "measured over /dev/fuse only")
+            return None
+        ctx.knobs.set(ENABLE_URING, "Y")
+        try:
+            cu = stack.enter_context(Canopy(ctx, tree, label="canopy-uring"))
+        finally:
+            ctx.knobs.restore(ENABLE_URING)
+        if not cu.status.get("uring_queues"):
+            ctx.note("(c) canopy-uring did not get io_uring queues: "
+                     f"{cu.status}")
+        return cu
+
     def metadata(self):
-        """Native, canopy and bindfs over the same lists; --quick uses a
-        fixed random sample of the tree (trees.QUICK_FILES files), since
-        bindfs does under 1,000 open+read+close a second and every timed
-        run is at least one whole pass."""
+        """Native, canopy (/dev/fuse), canopy on io_uring and bindfs over
+        the same lists, interleaved; --quick uses a fixed random sample of
+        the tree (trees.QUICK_FILES files), since bindfs does under 1,000
+        open+read+close a second and every timed run is at least one
+        whole pass."""
         ctx = self.ctx
         tree = ensure_pytree(os.path.join(ctx.data, "py"))
         lists = py_lists(ctx, tree)
         secs = 0.5 if ctx.quick else 2
-        vals = {}
-        with Canopy(ctx, tree) as c, Bindfs(ctx, tree) as b:
-            systems = [Native(ctx), c, b]
+        vals, ops, reqs = {}, {}, {}
+        with contextlib.ExitStack() as stack:
+            c = stack.enter_context(Canopy(ctx, tree))
+            cu = self.uring_canopy(stack, tree)
+            b = stack.enter_context(Bindfs(ctx, tree))
+            daemons = [d for d in (c, cu) if d]
+            systems = [Native(ctx)] + daemons + [b]
             for s in systems:  # warm-up pass
                 for op, (lst, _) in lists.items():
                     metabench(ctx, "read" if op == "read" else "stat", lst,
                               s.path(tree))
-            ops, reqs = {}, {}
             for r in range(self.R):
                 for op, (lst, n) in lists.items():
                     for s in systems:
-                        s0 = c.stats() if s is c else None
+                        s0 = s.stats() if s in daemons else None
                         js = metabench(ctx, "read" if op == "read" else
                                        "stat", lst, s.path(tree),
                                        seconds=secs)
                         v = js["ops_per_s"]
                         vals.setdefault((op, s.name), []).append(v)
-                        if s is c:
-                            ops[op] = ops.get(op, 0) + js["ops"]
-                            for k, x in stats_delta(s0, c.stats()).items():
+                        if s in daemons:
+                            key = (s.name, op)
+                            ops[key] = ops.get(key, 0) + js["ops"]
+                            rq = reqs.setdefault(key, {})
+                            for k, x in stats_delta(s0, s.stats()).items():
                                 if not x:
                                     continue
                                 if k.startswith("fuse.") and \
                                         k.endswith(".count"):
                                     k = k.split(".")[1]
-                                elif not k.startswith("backing."):
+                                elif not k.startswith(("backing.",
+                                                       "uring.")):
                                     continue
-                                reqs.setdefault(op, {})
-                                reqs[op][k] = reqs[op].get(k, 0) + x
+                                rq[k] = rq.get(k, 0) + x
                         if js["errors"]:
                             ctx.note(f"(c) {s.name} {op}: {js['errors']} "
                                      f"errors: {js['messages'][:2]}")
@@ -205,28 +235,32 @@ class Targets:
                                  f"enoent={js['enoent']} "
                                  f"errors={js['errors']}")
 
-        def dmn(op):
-            rq = reqs.get(op, {})
-            per = ", ".join(f"{k} {v / ops[op]:.2f}"
-                            for k, v in sorted(rq.items()))
+        def dmn(name, op):
+            key = (name, op)
+            per = ", ".join(f"{k} {v / ops[key]:.2f}"
+                            for k, v in sorted(reqs.get(key, {}).items()))
             return (f"{lists[op][1]} paths{sample}; FUSE requests to "
-                    "canopyd (and its backing.* operations) per benchmark "
+                    f"{name} (and its backing.* operations) per benchmark "
                     "op in the timed runs: " + (per or "none"))
         sample = " (a fixed random sample, --quick)" if ctx.quick else ""
         m = {k: median(v) for k, v in vals.items()}
         self.verdict("c", "warm stat, existing paths",
                      m[("stat", "canopy")], "native", m[("stat", "native")],
-                     "ops/s", 0.7, detail=dmn("stat"))
+                     "ops/s", 0.7, detail=dmn("canopy", "stat"))
         self.verdict("c", "warm stat, missing paths",
                      m[("missing", "canopy")], "native",
                      m[("missing", "native")], "ops/s", 0.7,
-                     detail=dmn("missing"))
-        self.verdict("c", "warm open+read+close, small files",
-                     m[("read", "canopy")], "native", m[("read", "native")],
-                     "ops/s", 0.25, detail=dmn("read"))
-        self.verdict("c", "warm open+read+close, small files",
-                     m[("read", "canopy")], "bindfs", m[("read", "bindfs")],
-                     "ops/s", 2.0)
+                     detail=dmn("canopy", "missing"))
+        for d in daemons:
+            how = ("FUSE-over-io_uring" if d is cu else
+                   "/dev/fuse, enable_uring=N")
+            self.verdict("c", f"warm open+read+close, small files ({how})",
+                         m[("read", d.name)], "native",
+                         m[("read", "native")], "ops/s", 0.25,
+                         detail=dmn(d.name, "read"))
+            self.verdict("c", f"warm open+read+close, small files ({how})",
+                         m[("read", d.name)], "bindfs",
+                         m[("read", "bindfs")], "ops/s", 2.0)
 
     # (d) -------------------------------------------------------------
     def max_read(self):
