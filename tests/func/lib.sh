@@ -177,7 +177,7 @@ canopy_init() {
 		mkdir -p "$CANOPY_TEST_TMP"
 		T=$(realpath "$CANOPY_TEST_TMP")
 	else
-		T=$(realpath "$(mktemp -d /tmp/canopy-test.XXXXXX)")
+		T=$(realpath "$(mktemp -d "${TMPDIR:-/tmp}/canopy-test.XXXXXX")")
 		_T_OWNED=1
 	fi
 	chmod 755 "$T"

@@ -106,8 +106,12 @@ subtests="view erofs concurrency lifecycle"
 [ -n "$CANOPY_SANITIZER" ] && subtests="erofs lifecycle"
 for t in $subtests; do
 	check "test_$t.sh with every daemon on io_uring"
-	if ! env -u CANOPY_TEST_TMP CANOPY_EXPECT_URING=1 \
-		bash "$FUNC_DIR/test_$t.sh" >"$T/logs/test_$t.log" 2>&1; then
+	# in its own temp dir under ours; stopped (and so cleaned up) with us
+	env -u CANOPY_TEST_TMP CANOPY_EXPECT_URING=1 TMPDIR="$T" \
+		bash "$FUNC_DIR/test_$t.sh" >"$T/logs/test_$t.log" 2>&1 &
+	sub=$!
+	on_exit "kill -TERM $sub 2>/dev/null; wait $sub 2>/dev/null"
+	if ! wait "$sub"; then
 		tail -n 30 "$T/logs/test_$t.log" >&2
 		fail "test_$t.sh failed on io_uring"
 	fi
