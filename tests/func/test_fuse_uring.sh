@@ -101,6 +101,52 @@ assert_eq "$(stat_get uring.requests)" 0 "uring.requests without io_uring"
 canopy_stop "$DPID"
 assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
 
+check "a child of a 2-node tree: requests waiting for the parent are answered"
+# by the thread that receives the parent's reply, which hands them back to
+# the queue they came in on
+KEY=$T/job.key
+canopy_key "$KEY"
+canopy_tree_start --dir tree 2 exports="$B" roots=n1 fanout=1 mode=rpc \
+	auth="$KEY"
+nctl n2 status --json >"$T/status-n2.json"
+assert_eq "$(jget "$T/status-n2.json" uring_queues)" "$cpus" \
+	"uring_queues of the child"
+nstats_save n2 "$T/t0.json"
+# one reader per cpu, in step over the same cold files: the second OPEN
+# of a file waits for the fetch the first one started on the other queue
+$PY - "${NODE_MNT[n2]}$B/small" "$B/small" "$cpus" <<'EOF'
+import os, sys
+view, back, ncpu = sys.argv[1], sys.argv[2], int(sys.argv[3])
+names = sorted(os.listdir(back))
+kids = []
+for cpu in range(min(ncpu, 2)):
+    pid = os.fork()
+    if pid == 0:
+        os.sched_setaffinity(0, {cpu})
+        for name in names:
+            with open(os.path.join(view, name), "rb") as f:
+                got = f.read()
+            with open(os.path.join(back, name), "rb") as f:
+                if got != f.read():
+                    print("wrong bytes in", name, "through the child")
+                    os._exit(1)
+        os._exit(0)
+    kids.append(pid)
+sys.exit(any(os.waitpid(k, 0)[1] for k in kids))
+EOF
+cmp -s "${NODE_MNT[n2]}$B/big" "$B/big" ||
+	fail "wrong bytes of big through the child"
+nstats_save n2 "$T/t1.json"
+say "  child: uring.requests +$(d uring.requests t0 t1), handed over" \
+	"+$(d uring.handoffs t0 t1), bytes.peers +$(d bytes.peers t0 t1)"
+assert_int "$(d bytes.peers t0 t1) -gt 0" \
+	"the child got no bytes from its parent"
+if [ "$cpus" -gt 1 ]; then
+	assert_int "$(d uring.handoffs t0 t1) -gt 0" \
+		"no request of the child was answered by another thread"
+fi
+canopy_tree_stop
+
 # the view and concurrency tests take minutes under the sanitizers
 subtests="view erofs concurrency lifecycle"
 [ -n "$CANOPY_SANITIZER" ] && subtests="erofs lifecycle"
