@@ -402,7 +402,8 @@ Test(topology, rejects_a_dotted_key_written_flat)
 	load_fails("{\"fuse\": {\"a.b\": 1}}", -EINVAL,
 		   ":1: unknown key \"fuse.a.b\"; \"fuse\" takes max_pages, "
 		   "threads, cpus, entry_timeout, attr_timeout, "
-		   "negative_timeout, passthrough, splice, readahead_kb");
+		   "negative_timeout, passthrough, splice, uring, "
+		   "uring_entries, uring_batch, readahead_kb");
 	cr_assert_eq(c.max_pages, 4096);
 }
 
