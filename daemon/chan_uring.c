@@ -166,8 +166,10 @@ int ring_reply_fd(struct req *r, int fd, uint64_t off, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			ent_set_out(r, e, 0, -errno);
-			return -errno;
+			int err = -errno;
+
+			ent_set_out(r, e, 0, err);
+			return err;
 		}
 		if (n == 0)
 			break;
