@@ -739,9 +739,9 @@ void op_init(struct req *r)
 	neg->uring = got & FUSE_OVER_IO_URING;
 	if (!neg->uring)
 		snprintf(cp->uring_why, sizeof(cp->uring_why), "%s",
-			 !cp->conf->fuse_uring ? "disabled (fuse.uring)" :
-			 "the kernel does not offer it (fuse module "
-			 "enable_uring=N)");
+			 !cp->conf->fuse_uring ? "disabled by fuse.uring" :
+			 "the kernel does not offer it; the fuse module has "
+			 "enable_uring=N");
 
 	reply_buf(r, &out, outlen);
 	raise_readahead(cp);

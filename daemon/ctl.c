@@ -133,7 +133,7 @@ char *ctl_status(struct canopy *cp, bool json)
 			fprintf(f, "io_uring:        %u queues of %u entries\n",
 				atomic_load(&cp->rings_live), c->uring_entries);
 		else
-			fprintf(f, "io_uring:        no (%s)\n", cp->uring_why);
+			fprintf(f, "io_uring:        no: %s\n", cp->uring_why);
 		fprintf(f, "flags:           ");
 		flag_names(f, n->flags, " ");
 		fprintf(f, "\ncache_dir:       %s\n", cache_dir(cp->cache));

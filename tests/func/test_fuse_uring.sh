@@ -94,7 +94,7 @@ check "--fuse-uring false: the same kernel, /dev/fuse only"
 canopy_start off --export "$B" --fuse-uring false
 ctl status --json >"$T/status-off.json"
 assert_eq "$(jget "$T/status-off.json" uring_queues)" 0 "uring_queues"
-ctl status | grep -q "^io_uring: *no (disabled" ||
+ctl status | grep -q "^io_uring: *no: disabled by fuse.uring" ||
 	fail "canopyctl status: $(ctl status | grep io_uring)"
 cmp -s "$MNT$B/big" "$B/big" || fail "wrong bytes with --fuse-uring false"
 assert_eq "$(stat_get uring.requests)" 0 "uring.requests without io_uring"
