@@ -177,8 +177,10 @@ void op_releasedir(struct req *r)
 
 /*
  * The directory handle of a READDIR(PLUS), with its snapshot taken. The
- * kernel serializes the reads of one open directory (f_pos lock), so the
- * first one takes the snapshot alone.
+ * kernel serializes the reads of one open directory (the FUSE file's
+ * readdir lock), so the first one takes the snapshot alone. The next may
+ * come on another thread (another io_uring queue), ordered only by the
+ * kernel: h->listed is released after the snapshot, acquired before use.
  */
 static struct handle *dir_handle(struct req *r, uint64_t fh)
 {
@@ -189,7 +191,7 @@ static struct handle *dir_handle(struct req *r, uint64_t fh)
 		reply_err(r, -EBADF);
 		return NULL;
 	}
-	if (!h->listed) {
+	if (!atomic_load_explicit(&h->listed, memory_order_acquire)) {
 		if (h->node->kind != VIEW_REAL)
 			ret = snap_virtual(r->w, h);
 		else if (r->w->cp->peers)
@@ -200,7 +202,7 @@ static struct handle *dir_handle(struct req *r, uint64_t fh)
 			reply_err(r, ret);
 			return NULL;
 		}
-		h->listed = true;
+		atomic_store_explicit(&h->listed, true, memory_order_release);
 	}
 	return h;
 }
