@@ -489,6 +489,29 @@ void chan_uring_join(struct canopy *cp, uint64_t deadline_ns);
 int ring_reply(struct req *r, const struct iovec *iov, int cnt, int err);
 int ring_reply_fd(struct req *r, int fd, uint64_t off, size_t len);
 
+/*
+ * The kernel orders a reply before the requests it causes (a READ after
+ * its OPEN's reply, a RELEASE after the last READ's), but those may run on
+ * different threads, with nothing in canopyd between them: another worker,
+ * another io_uring queue. ThreadSanitizer cannot see the kernel's order;
+ * under it, every reply releases and every request acquires one counter,
+ * which is what the kernel's own locks do. Nothing otherwise.
+ */
+#if defined(__SANITIZE_THREAD__)
+extern atomic_ulong chan_kernel_order;
+static inline void chan_order_release(void)
+{
+	atomic_fetch_add_explicit(&chan_kernel_order, 1, memory_order_release);
+}
+static inline void chan_order_acquire(void)
+{
+	(void)atomic_load_explicit(&chan_kernel_order, memory_order_acquire);
+}
+#else
+static inline void chan_order_release(void) {}
+static inline void chan_order_acquire(void) {}
+#endif
+
 int reply_err(struct req *r, int err); /* err: 0 or -errno */
 int reply_buf(struct req *r, const void *data, size_t len);
 /* iov[0] is left free for the header; @cnt counts it. */

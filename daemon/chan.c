@@ -415,6 +415,10 @@ void chan_join(struct canopy *cp)
 
 /* ---- replies ------------------------------------------------------------ */
 
+#if defined(__SANITIZE_THREAD__)
+atomic_ulong chan_kernel_order;
+#endif
+
 static void reply_done(struct req *r, int err)
 {
 	stats_request_done(r->opcode, now_ns() - r->t0, err);
@@ -429,6 +433,7 @@ static int reply_write(struct req *r, struct iovec *iov, int cnt, int err)
 
 	if (r->ent)
 		return ring_reply(r, iov, cnt, err);
+	chan_order_release();
 	for (i = 0; i < cnt; i++)
 		len += iov[i].iov_len;
 	oh->len = len;
@@ -516,6 +521,7 @@ int reply_fd(struct req *r, int fd, uint64_t off, size_t len)
 		return reply_fd_copy(r, fd, off, len);
 	}
 
+	chan_order_release();
 	oh.len = sizeof(oh) + len;
 	oh.error = 0;
 	oh.unique = r->unique;

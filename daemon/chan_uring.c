@@ -127,6 +127,7 @@ static void ent_set_out(struct req *r, struct ring_ent *e, size_t len,
 	e->hdr->ring_ent_in_out.commit_id = r->unique;
 	e->hdr->ring_ent_in_out.payload_sz = (uint32_t)len;
 	stats_request_done(r->opcode, now_ns() - r->t0, err);
+	chan_order_release();
 	ent_commit(r->w, e);
 }
 

@@ -123,6 +123,8 @@ void ops_dispatch_ent(struct worker *w, struct ring_ent *ent,
 	const struct op_desc *d;
 	struct req r = { .w = w, .fd = w->fd, .ent = ent, .t0 = now_ns() };
 
+	chan_order_acquire();
+
 	if (len < sizeof(*ih)) {
 		STAT_INC(malformed);
 		log_warn_rl("request of %zu bytes: shorter than its header",

@@ -8,7 +8,7 @@
 # thread ends it), mutating calls still get EROFS, and --fuse-uring false
 # keeps the same kernel on /dev/fuse alone. Then the view, EROFS,
 # concurrency and lifecycle tests run again with every daemon they start
-# required to be on io_uring (EROFS and lifecycle only under a sanitizer).
+# required to be on io_uring.
 . "$(dirname "$0")/lib.sh"
 canopy_init
 
@@ -158,9 +158,8 @@ stop_group() {
 	kill -KILL -- -"$1" 2>/dev/null || true
 }
 
-# the view and concurrency tests take minutes under the sanitizers
-subtests="view erofs concurrency lifecycle"
-[ -n "$CANOPY_SANITIZER" ] && subtests="erofs lifecycle"
+# CANOPY_URING_SUBTESTS="..." names another list
+subtests=${CANOPY_URING_SUBTESTS:-view erofs concurrency lifecycle}
 for t in $subtests; do
 	check "test_$t.sh with every daemon on io_uring"
 	# in its own temp dir under ours and its own process group, so that
