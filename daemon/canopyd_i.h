@@ -377,9 +377,7 @@ struct handle {
 	struct dirent_snap *ents; /* H_DIR: the listing, taken at the first
 				   * READDIR (the kernel may need none) */
 	size_t nents;
-	atomic_bool listed;      /* H_DIR: ents is taken (release/acquire:
-				  * the next READDIR may come on another
-				  * thread, ordered only by the kernel) */
+	bool listed;             /* H_DIR: ents is taken */
 	struct handle *next;     /* protected by the handle table's lock */
 };
 

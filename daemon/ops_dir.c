@@ -178,9 +178,8 @@ void op_releasedir(struct req *r)
 /*
  * The directory handle of a READDIR(PLUS), with its snapshot taken. The
  * kernel serializes the reads of one open directory (the FUSE file's
- * readdir lock), so the first one takes the snapshot alone. The next may
- * come on another thread (another io_uring queue), ordered only by the
- * kernel: h->listed is released after the snapshot, acquired before use.
+ * readdir lock), so the first one takes the snapshot alone; the next may
+ * come on another thread, ordered by the kernel (see chan_order_release).
  */
 static struct handle *dir_handle(struct req *r, uint64_t fh)
 {
@@ -191,7 +190,7 @@ static struct handle *dir_handle(struct req *r, uint64_t fh)
 		reply_err(r, -EBADF);
 		return NULL;
 	}
-	if (!atomic_load_explicit(&h->listed, memory_order_acquire)) {
+	if (!h->listed) {
 		if (h->node->kind != VIEW_REAL)
 			ret = snap_virtual(r->w, h);
 		else if (r->w->cp->peers)
@@ -202,7 +201,7 @@ static struct handle *dir_handle(struct req *r, uint64_t fh)
 			reply_err(r, ret);
 			return NULL;
 		}
-		atomic_store_explicit(&h->listed, true, memory_order_release);
+		h->listed = true;
 	}
 	return h;
 }

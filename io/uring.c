@@ -84,14 +84,14 @@ static bool in_fixed(const struct uring *u, const void *p, size_t len)
 	return u->fixed && c >= u->fixed && c + len <= u->fixed + u->fixed_len;
 }
 
-static struct io_uring_sqe *get_sqe(struct uring *u)
+static struct io_uring_sqe *get_sqe(struct io_uring *ring)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 
 	if (!sqe) {
 		/* ring full: flush what is queued and try once more */
-		io_uring_submit(&u->ring);
-		sqe = io_uring_get_sqe(&u->ring);
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
 	}
 	return sqe;
 }
@@ -159,7 +159,7 @@ static ssize_t rw_pass(struct uring *u, bool write, int fd, char *buf,
 	for (i = 0; i < n; i++) {
 		size_t o = (size_t)i * chunk;
 		size_t l = len - o < chunk ? len - o : chunk;
-		struct io_uring_sqe *sqe = get_sqe(u);
+		struct io_uring_sqe *sqe = get_sqe(&u->ring);
 
 		if (!sqe)
 			return -EBUSY;
@@ -232,7 +232,7 @@ int uring_statx_many(struct uring *u, int dirfd, const char *const *names,
 		if (cnt > u->depth)
 			cnt = u->depth;
 		for (i = 0; i < cnt; i++) {
-			struct io_uring_sqe *sqe = get_sqe(u);
+			struct io_uring_sqe *sqe = get_sqe(&u->ring);
 
 			if (!sqe)
 				return -EBUSY;
@@ -293,17 +293,6 @@ void uring_cmdq_free(struct uring_cmdq *q)
 	free(q);
 }
 
-static struct io_uring_sqe *cmdq_sqe(struct uring_cmdq *q)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
-
-	if (!sqe) {
-		io_uring_submit(&q->ring);
-		sqe = io_uring_get_sqe(&q->ring);
-	}
-	return sqe;
-}
-
 int uring_cmdq_cmd(struct uring_cmdq *q, int fd, uint32_t op,
 		   const void *cmd, size_t cmdlen, const void *addr,
 		   uint32_t len, uint64_t tag)
@@ -312,7 +301,7 @@ int uring_cmdq_cmd(struct uring_cmdq *q, int fd, uint32_t op,
 
 	if (cmdlen > URING_CMD_MAX)
 		return -EINVAL;
-	sqe = cmdq_sqe(q);
+	sqe = get_sqe(&q->ring);
 	if (!sqe)
 		return -EBUSY;
 	memset(sqe, 0, 2 * sizeof(*sqe)); /* SQE128: two slots */
@@ -329,7 +318,7 @@ int uring_cmdq_cmd(struct uring_cmdq *q, int fd, uint32_t op,
 int uring_cmdq_read(struct uring_cmdq *q, int fd, void *buf, size_t len,
 		    uint64_t tag)
 {
-	struct io_uring_sqe *sqe = cmdq_sqe(q);
+	struct io_uring_sqe *sqe = get_sqe(&q->ring);
 
 	if (!sqe)
 		return -EBUSY;
