@@ -136,6 +136,14 @@ const struct param conf_params[] = {
 		.help = "splice read replies from the cache files",
 	},
 	{
+		.key = "fuse.cold_direct_io", .opt = "cold-direct-io",
+		.type = PARAM_BOOL, .off = FIELD(cold_direct_io),
+		.def = "true", .arg = "BOOL",
+		.help = "open files over cache.small_file_max that are not "
+			"cached whole yet with FOPEN_DIRECT_IO: no second copy "
+			"in the kernel page cache",
+	},
+	{
 		.key = "fuse.uring", .opt = "fuse-uring",
 		.type = PARAM_BOOL, .off = FIELD(fuse_uring),
 		.def = "true", .arg = "BOOL",
@@ -167,6 +175,21 @@ const struct param conf_params[] = {
 		.type = PARAM_UINT, .off = FIELD(uring_depth),
 		.def = "64", .arg = "N", .min = 1, .max = 4096,
 		.help = "io_uring queue depth per worker",
+	},
+	{
+		.key = "io.backing_direct", .opt = "backing-direct",
+		.type = PARAM_BOOL, .off = FIELD(backing_direct),
+		.def = "true", .arg = "BOOL",
+		.help = "read blocks of files over cache.small_file_max with "
+			"O_DIRECT, straight into the cache file",
+	},
+	{
+		.key = "io.fetch_ahead", .opt = "fetch-ahead",
+		.type = PARAM_UINT, .off = FIELD(fetch_ahead),
+		.def = "4", .arg = "N", .min = 0, .max = 64,
+		.help = "blocks fetched ahead of a sequential reader, each by "
+			"a fetch thread; 0 = the next block, by the worker "
+			"that served the read",
 	},
 	{
 		.key = "kernel.max_pages_limit",

@@ -84,6 +84,7 @@ struct conf {
 	double negative_timeout; /* seconds; 0 disables negative entries */
 	bool passthrough;        /* use FUSE passthrough when allowed */
 	bool splice;             /* splice READ replies from cache files */
+	bool cold_direct_io;     /* incomplete large files: FOPEN_DIRECT_IO */
 	bool fuse_uring;         /* requests over io_uring when offered */
 	unsigned uring_entries;  /* io_uring requests in flight per cpu */
 	bool uring_batch;        /* io_uring threads SCHED_BATCH */
@@ -91,6 +92,8 @@ struct conf {
 
 	/* io */
 	unsigned uring_depth;    /* io_uring queue depth per worker */
+	bool backing_direct;     /* large files' blocks read with O_DIRECT */
+	unsigned fetch_ahead;    /* blocks fetched ahead of a sequential reader */
 
 	/*
 	 * kernel: applied before start by canopy-tunables (canopyd

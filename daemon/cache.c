@@ -816,7 +816,8 @@ void cache_drop_all(struct cache *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
-int cache_obj_backing_fd(struct cache_obj *o, const struct view *v)
+int cache_obj_backing_fd(struct cache_obj *o, const struct view *v,
+			 bool direct)
 {
 	struct cache *c = o->c;
 	struct ident now;
@@ -834,7 +835,9 @@ int cache_obj_backing_fd(struct cache_obj *o, const struct view *v)
 	if (fd >= 0)
 		return fd;
 
-	fd = view_open(v, o->path, O_RDONLY);
+	fd = view_open(v, o->path, O_RDONLY | (direct ? O_DIRECT : 0));
+	if (fd == -EINVAL && direct)
+		fd = view_open(v, o->path, O_RDONLY); /* no O_DIRECT here */
 	if (fd >= 0) {
 		STAT_INC(backing_opens);
 		if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0) {

@@ -90,10 +90,12 @@ struct stats {
 	counter_t backing_opens;
 	counter_t backing_reads;
 	counter_t backing_bytes;
+	counter_t backing_direct_reads;
 	counter_t backing_stats;
 	counter_t backing_readdirs;
 	counter_t passthrough_opens;
 	counter_t cached_opens;
+	counter_t cold_direct_opens; /* cached opens made FOPEN_DIRECT_IO */
 	counter_t direct_opens;
 	counter_t cache_bytes;    /* gauge: bytes of blocks present */
 	counter_t cache_reserved; /* gauge: bytes reserved for cached files */
@@ -306,9 +308,11 @@ void cache_drop_all(struct cache *c);
 /*
  * The backing file of @o, opened once per object and checked against its
  * identity (-ESTALE if the file changed). Borrowed: valid while the object
- * is referenced.
+ * is referenced. @direct asks for O_DIRECT; a file system that refuses it
+ * at open gets a buffered fd.
  */
-int cache_obj_backing_fd(struct cache_obj *o, const struct view *v);
+int cache_obj_backing_fd(struct cache_obj *o, const struct view *v,
+			 bool direct);
 
 /* ---- nodes and handles (node.c) ----------------------------------------- */
 
@@ -462,6 +466,8 @@ struct canopy {
 
 /* Set up @w for a thread that serves peers: buffers and ring, no fd. */
 int worker_setup_aux(struct canopy *cp, struct worker *w);
+/* Give an aux worker that answers FUSE requests a pipe to splice with. */
+void worker_pipe_open(struct worker *w);
 void worker_teardown(struct worker *w);
 
 int chan_mount(struct canopy *cp);
@@ -581,12 +587,21 @@ int resolve_range_wait(struct worker *w, struct cache_obj *o, uint64_t off,
 		       uint64_t len);
 /*
  * After a read of [off, off+len) was answered: if it continues a sequential
- * run, fetch the block after it now, so that fetching overlaps with the
- * application consuming what it got (the kernel's readahead window is
- * smaller than a block and would ask for it only when it is needed).
+ * run, have the io.fetch_ahead blocks after it fetched by the fetch
+ * threads (or, with none, the next block now, by this worker), so that
+ * fetching overlaps with the application consuming what it got (the
+ * kernel's readahead window is smaller than a block and would ask for it
+ * only when it is needed).
  */
 void resolve_readahead(struct worker *w, struct cache_obj *o, uint64_t off,
 		       uint64_t len);
+/*
+ * The fetch threads: started once the cache and the view are set up;
+ * stopped after the kernel connection is gone and before the workers'
+ * fds are closed (the threads answer the READs parked on their blocks).
+ */
+int resolve_start(struct canopy *cp);
+void resolve_stop(void);
 
 /* ---- metadata through the tree (meta.c) --------------------------------- */
 

@@ -175,6 +175,12 @@ int worker_setup_aux(struct canopy *cp, struct worker *w)
 	return worker_buffers(cp, w);
 }
 
+void worker_pipe_open(struct worker *w)
+{
+	if (w->cp->conf->splice)
+		pipe_open(w, w->buf_len + PAGE);
+}
+
 void worker_teardown(struct worker *w)
 {
 	uring_free(w->ring);

@@ -520,10 +520,22 @@ int main(int argc, char **argv)
 		fail(ready_fd, 1, "cannot mount %s", mnt);
 	}
 	ops_file_init(cp);
+	ret = resolve_start(cp);
+	if (ret) {
+		ctl_stop();
+		chan_unmount(cp);
+		peers_stop(cp);
+		cache_free(cp->cache);
+		if (cache_tmpfs_dir)
+			cache_umount_tmpfs(cache_tmpfs_dir);
+		fail(ready_fd, 1, "cannot start fetch threads: %s",
+		     strerror(-ret));
+	}
 	ret = chan_start(cp);
 	if (ret) {
 		ctl_stop();
 		chan_unmount(cp);
+		resolve_stop();
 		peers_stop(cp);
 		cache_free(cp->cache);
 		if (cache_tmpfs_dir)
@@ -539,6 +551,7 @@ int main(int argc, char **argv)
 			"cannot serve the control socket");
 		ctl_stop();
 		chan_unmount(cp);
+		resolve_stop();
 		chan_join(cp);
 		peers_stop(cp);
 		cache_free(cp->cache);
@@ -566,6 +579,7 @@ int main(int argc, char **argv)
 	notify_stopping("stopping: unmounting %s", mnt);
 	ctl_stop();
 	chan_unmount(cp);
+	resolve_stop();
 	chan_join(cp);
 	peers_stop(cp);
 	meta_fini();

@@ -206,7 +206,13 @@ static void open_finish(struct req *r, struct node *n, struct cache_obj *o)
 	h->obj = o;
 	n->cached_opens++;
 	STAT_INC(cached_opens);
-	reply_open(r, h, FOPEN_KEEP_CACHE, 0);
+	if (cp->conf->cold_direct_io && !cache_obj_complete(o) &&
+	    cache_obj_ident(o)->size > cp->conf->small_file_max) {
+		STAT_INC(cold_direct_opens);
+		reply_open(r, h, FOPEN_DIRECT_IO, 0);
+	} else {
+		reply_open(r, h, FOPEN_KEEP_CACHE, 0);
+	}
 out_unlock:
 	pthread_mutex_unlock(&n->lock);
 	return;

@@ -12,15 +12,21 @@
  * A block is read from the backing file the object opened and checked
  * against its identity; if the file changed while it was being read, the
  * block is refused (-ESTALE) rather than mixing old and new bytes.
- * Blocks that are holes in the backing file are left as holes. A fetch that
- * continues a sequential run asks the backing file system to read the next
- * blocks ahead, so the disk works while this block is copied and served.
+ * Blocks that are holes in the backing file are left as holes. Blocks of
+ * large files (over cache.small_file_max) are read with O_DIRECT straight
+ * into the cache file (io.backing_direct); other reads go through a bounce
+ * buffer, and one that continues a sequential run asks the backing file
+ * system to read the next blocks ahead, so the disk works while this block
+ * is copied and served.
  */
 
 #define PREFETCH_BLOCKS 2
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "canopyd_i.h"
@@ -36,13 +42,46 @@ static bool range_is_hole(int fd, uint64_t off, uint64_t len)
 	return (uint64_t)data >= off + len;
 }
 
+/*
+ * Read a block of a large file with O_DIRECT into its place in the cache
+ * file, through a mapping of it: the device fills the cache file's pages,
+ * with no bounce copy and no second copy in the backing file's page cache.
+ * The range is allocated first, so a full cache file system is an ENOSPC
+ * here rather than a fault under the read. Returns the bytes read, or
+ * -errno; -EINVAL when the backing file system refuses this O_DIRECT read.
+ */
+static ssize_t read_direct_into(struct worker *w, int bfd, int cfd,
+				uint64_t off, uint64_t len)
+{
+	size_t maplen = (len + 4095) & ~(size_t)4095;
+	void *map;
+	ssize_t n;
+
+	if (fallocate(cfd, 0, off, len) < 0)
+		return -errno;
+	map = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, off);
+	if (map == MAP_FAILED)
+		return -errno;
+	n = uring_read(w->ring, bfd, map, maplen, off);
+	munmap(map, maplen);
+	return n;
+}
+
+/* Free the cache file's pages of a block that was not made present. */
+static void drop_range(int cfd, uint64_t off, uint64_t len)
+{
+	fallocate(cfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+}
+
 static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
 {
 	const struct ident *id = cache_obj_ident(o);
+	const struct conf *conf = w->cp->conf;
 	uint64_t bs = cache_block_size(w->cp->cache), off = b * bs, len;
+	bool direct;
 	struct ident after;
 	struct statx stx;
-	ssize_t n;
+	ssize_t n = -EINVAL;
 	int bfd, cfd;
 
 	len = id->size - off < bs ? id->size - off : bs;
@@ -52,7 +91,8 @@ static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
 		if (ret != -EREMOTE)
 			return ret;
 	}
-	bfd = cache_obj_backing_fd(o, &w->cp->view);
+	bfd = cache_obj_backing_fd(o, &w->cp->view, conf->backing_direct &&
+				   id->size > conf->small_file_max);
 	if (bfd < 0)
 		return bfd;
 	cfd = cache_obj_fd(o);
@@ -60,23 +100,44 @@ static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
 		return -EBADF;
 	if (range_is_hole(bfd, off, len))
 		return 0;
-	if (b + 1 < cache_obj_nblocks(o) &&
-	    (b == 0 || cache_block_present(o, b - 1)))
-		posix_fadvise(bfd, off + len, PREFETCH_BLOCKS * bs,
-			      POSIX_FADV_WILLNEED);
-	n = uring_read(w->ring, bfd, w->buf, len, off);
+	direct = fcntl(bfd, F_GETFL) & O_DIRECT;
+	if (direct) {
+		n = read_direct_into(w, bfd, cfd, off, len);
+		if (n == -EINVAL) {
+			/* clearing is safe under concurrent reads; setting is not */
+			log_warn_rl("%s: O_DIRECT read refused; reading it "
+				    "buffered", cache_obj_path(o));
+			fcntl(bfd, F_SETFL, fcntl(bfd, F_GETFL) & ~O_DIRECT);
+			drop_range(cfd, off, len);
+			direct = false;
+		} else if (n >= 0) {
+			STAT_INC(backing_direct_reads);
+		}
+	}
+	if (!direct) {
+		if (b + 1 < cache_obj_nblocks(o) &&
+		    (b == 0 || cache_block_present(o, b - 1)))
+			posix_fadvise(bfd, off + len, PREFETCH_BLOCKS * bs,
+				      POSIX_FADV_WILLNEED);
+		n = uring_read(w->ring, bfd, w->buf, len, off);
+	}
 	if (n < 0)
-		return n;
+		goto fail;
 	STAT_INC(backing_reads);
 	STAT_ADD(backing_bytes, n);
-	if (statx(bfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0)
-		return -errno;
+	if (statx(bfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0) {
+		n = -errno;
+		goto fail;
+	}
 	ident_from_statx(&after, &stx);
 	if ((uint64_t)n != len || !ident_eq(&after, id)) {
 		log_warn_rl("%s changed while it was read; refetch after the "
 			    "attribute timeout", cache_obj_path(o));
-		return -ESTALE;
+		n = -ESTALE;
+		goto fail;
 	}
+	if (direct)
+		return 0;
 	n = uring_write(w->ring, cfd, w->buf, len, off);
 	if (n < 0) {
 		log_warn_rl("cache write %s: %s", cache_obj_path(o),
@@ -84,6 +145,15 @@ static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
 		return n;
 	}
 	return 0;
+
+fail:
+	if (direct) {
+		if (n == -ENOSPC)
+			log_warn_rl("cache write %s: %s", cache_obj_path(o),
+				    strerror(ENOSPC));
+		drop_range(cfd, off, len);
+	}
+	return (int)n;
 }
 
 int resolve_range(struct worker *w, struct cache_obj *o, uint64_t off,
@@ -154,11 +224,176 @@ int resolve_range_wait(struct worker *w, struct cache_obj *o, uint64_t off,
 	return ret;
 }
 
+/*
+ * Fetching ahead. A sequential reader keeps io.fetch_ahead blocks after the
+ * one it reads present or in flight: the worker that answered its READ
+ * claims them and queues them for the fetch threads, one block per thread
+ * at a time, so that several blocks are read from the backing store (or a
+ * parent) at once while the workers go on answering. A queued block is
+ * claimed (busy), so readers of it park as for any fetch in flight and are
+ * answered by the fetch thread when it is done. Each job holds the object
+ * open and referenced. fa.lock protects the queue; a slot is reserved
+ * before the claim, so a claimed block always has a place (a claim that
+ * could not be queued would strand its waiters). resolve_stop() refuses
+ * new slots; the threads end once no slot is queued or reserved, so every
+ * queued block is fetched and its readers answered. fa.nthreads is
+ * written only before the workers start.
+ */
+#define FA_QUEUE 256
+
+struct fetch_job {
+	struct cache_obj *o;
+	uint64_t block;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct fetch_job q[FA_QUEUE];
+	unsigned head, len, reserved; /* protected by lock */
+	bool stop;                    /* protected by lock */
+	unsigned nthreads;
+	struct worker *w;
+} fa = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static void *fetcher_main(void *arg)
+{
+	struct worker *w = arg;
+	struct fetch_job job;
+	int ret;
+
+	for (;;) {
+		pthread_mutex_lock(&fa.lock);
+		while (!fa.len && !(fa.stop && !fa.reserved))
+			pthread_cond_wait(&fa.cond, &fa.lock);
+		if (!fa.len) {
+			pthread_mutex_unlock(&fa.lock);
+			break;
+		}
+		job = fa.q[fa.head];
+		fa.head = (fa.head + 1) % FA_QUEUE;
+		fa.len--;
+		pthread_mutex_unlock(&fa.lock);
+		ret = fetch_block(w, job.o, job.block);
+		cache_block_done(job.o, job.block, ret, w);
+		worker_run_ready(w);
+		cache_obj_close(job.o);
+		cache_obj_put(job.o);
+	}
+	return NULL;
+}
+
+int resolve_start(struct canopy *cp)
+{
+	unsigned i, n = cp->conf->fetch_ahead;
+	int ret;
+
+	if (n == 0)
+		return 0;
+	if (n > 16)
+		n = 16; /* each thread keeps a whole block's reads in flight */
+	fa.w = calloc(n, sizeof(*fa.w));
+	if (!fa.w)
+		return -ENOMEM;
+	fa.stop = false;
+	for (i = 0; i < n; i++) {
+		struct worker *w = &fa.w[i];
+
+		w->idx = i;
+		ret = worker_setup_aux(cp, w);
+		if (!ret)
+			worker_pipe_open(w);
+		if (!ret)
+			ret = -pthread_create(&w->tid, NULL, fetcher_main, w);
+		if (ret) {
+			worker_teardown(w);
+			break;
+		}
+		fa.nthreads++;
+	}
+	if (fa.nthreads == n)
+		return 0;
+	resolve_stop();
+	return ret;
+}
+
+void resolve_stop(void)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&fa.lock);
+	fa.stop = true;
+	pthread_cond_broadcast(&fa.cond);
+	pthread_mutex_unlock(&fa.lock);
+	if (!fa.w)
+		return;
+	for (i = 0; i < fa.nthreads; i++) {
+		pthread_join(fa.w[i].tid, NULL);
+		worker_teardown(&fa.w[i]);
+	}
+	free(fa.w);
+	fa.w = NULL;
+}
+
+/* A queue slot for one claim, or false (stopping, or full). */
+static bool fa_reserve(void)
+{
+	bool ok;
+
+	pthread_mutex_lock(&fa.lock);
+	ok = !fa.stop && fa.len + fa.reserved < FA_QUEUE;
+	if (ok)
+		fa.reserved++;
+	pthread_mutex_unlock(&fa.lock);
+	return ok;
+}
+
+/* Queue a claimed block (@o opened and referenced for the job), or, with
+ * @o NULL, give the reserved slot back. */
+static void fa_queue(struct cache_obj *o, uint64_t block)
+{
+	pthread_mutex_lock(&fa.lock);
+	fa.reserved--;
+	if (o) {
+		fa.q[(fa.head + fa.len) % FA_QUEUE] =
+			(struct fetch_job){ .o = o, .block = block };
+		fa.len++;
+		pthread_cond_signal(&fa.cond);
+	} else if (fa.stop && !fa.reserved) {
+		pthread_cond_broadcast(&fa.cond);
+	}
+	pthread_mutex_unlock(&fa.lock);
+}
+
+/* Claim the blocks of [from, from + n) that nobody has, for the fetchers. */
+static void fetch_ahead(struct cache_obj *o, uint64_t bs, uint64_t from,
+			uint64_t n)
+{
+	uint64_t block;
+
+	while (fa_reserve()) {
+		if (cache_obj_open(o)) {
+			fa_queue(NULL, 0);
+			return;
+		}
+		if (cache_claim(o, from * bs, n * bs, NULL, &block) !=
+		    CACHE_CLAIMED) {
+			cache_obj_close(o);
+			fa_queue(NULL, 0);
+			return;
+		}
+		STAT_INC(cache_readaheads);
+		cache_obj_ref(o);
+		fa_queue(o, block);
+	}
+}
+
 /* @o is referenced by the caller (not through a handle: see op_read) */
 void resolve_readahead(struct worker *w, struct cache_obj *o, uint64_t off,
 		       uint64_t len)
 {
 	uint64_t bs = cache_block_size(w->cp->cache), last, next, block;
+	uint64_t nblocks = cache_obj_nblocks(o);
 	int ret;
 
 	if (!len || off >= cache_obj_ident(o)->size)
@@ -166,9 +401,13 @@ void resolve_readahead(struct worker *w, struct cache_obj *o, uint64_t off,
 	last = (off + len - 1) / bs;
 	next = last + 1;
 	/* only a sequential run: this block and the one before are here */
-	if (next >= cache_obj_nblocks(o) || !cache_block_present(o, last) ||
+	if (next >= nblocks || !cache_block_present(o, last) ||
 	    (last && !cache_block_present(o, last - 1)))
 		return;
+	if (fa.nthreads) {
+		fetch_ahead(o, bs, next, w->cp->conf->fetch_ahead);
+		return;
+	}
 	/* held open like any reader, so the file is not evicted under us */
 	if (cache_obj_open(o))
 		return;

@@ -111,8 +111,11 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_eq(c.negative_timeout, 300.0);
 	cr_assert_eq(c.passthrough, true);
 	cr_assert_eq(c.splice, true);
+	cr_assert_eq(c.cold_direct_io, true);
 	cr_assert_eq(c.readahead_kb, 0);
 	cr_assert_eq(c.uring_depth, 64);
+	cr_assert_eq(c.backing_direct, true);
+	cr_assert_eq(c.fetch_ahead, 4);
 	cr_assert_eq(c.kernel_max_pages_limit, 0);
 	cr_assert_eq(c.kernel_enable_uring, -1);
 	cr_assert_str_eq(c.ctl_socket, "");
@@ -153,11 +156,14 @@ Test(conf, table_has_one_entry_per_field_with_unique_names)
 		offsetof(struct conf, negative_timeout),
 		offsetof(struct conf, passthrough),
 		offsetof(struct conf, splice),
+		offsetof(struct conf, cold_direct_io),
 		offsetof(struct conf, fuse_uring),
 		offsetof(struct conf, uring_entries),
 		offsetof(struct conf, uring_batch),
 		offsetof(struct conf, readahead_kb),
 		offsetof(struct conf, uring_depth),
+		offsetof(struct conf, backing_direct),
+		offsetof(struct conf, fetch_ahead),
 		offsetof(struct conf, kernel_max_pages_limit),
 		offsetof(struct conf, kernel_enable_uring),
 		offsetof(struct conf, provider),
@@ -306,6 +312,10 @@ Test(conf, uint_enforces_each_range)
 		  "io.uring_depth: 4097 is out of range (1..4096)");
 	set_ok("io.uring_depth", "4096");
 	cr_assert_eq(c.uring_depth, 4096);
+	set_fails("io.fetch_ahead", "65", -ERANGE,
+		  "io.fetch_ahead: 65 is out of range (0..64)");
+	set_ok("io.fetch_ahead", "0");
+	cr_assert_eq(c.fetch_ahead, 0);
 }
 
 Test(conf, uint_rejects_values_beyond_64_bits_and_unsigned)

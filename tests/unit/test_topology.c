@@ -391,7 +391,7 @@ Test(topology, lists_the_valid_keys_when_no_name_is_close)
 		   "fuse, io, kernel, transport, control, log, node");
 	load_fails("{\"io\": {\"depth_of_ring\": 1}}", -EINVAL,
 		   ":1: unknown key \"io.depth_of_ring\"; \"io\" takes "
-		   "uring_depth");
+		   "uring_depth, backing_direct, fetch_ahead");
 }
 
 Test(topology, rejects_a_dotted_key_written_flat)
@@ -402,8 +402,8 @@ Test(topology, rejects_a_dotted_key_written_flat)
 	load_fails("{\"fuse\": {\"a.b\": 1}}", -EINVAL,
 		   ":1: unknown key \"fuse.a.b\"; \"fuse\" takes max_pages, "
 		   "threads, cpus, entry_timeout, attr_timeout, "
-		   "negative_timeout, passthrough, splice, uring, "
-		   "uring_entries, uring_batch, readahead_kb");
+		   "negative_timeout, passthrough, splice, cold_direct_io, "
+		   "uring, uring_entries, uring_batch, readahead_kb");
 	cr_assert_eq(c.max_pages, 4096);
 }
 

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The cold read of a large file: a sequential reader gets the right bytes
+# and the backing store sees each block once, read with O_DIRECT straight
+# into the cache file (backing.direct_reads), the blocks after the first
+# fetched ahead by the fetch threads (cache.readaheads), the open made
+# FOPEN_DIRECT_IO while the file is not whole (open.cached_direct_io) and
+# the next open of the whole file passed through. The file ends in a
+# partial page, which an O_DIRECT read cannot end on. The same with all
+# three off (buffered backing reads, the next block fetched by the worker,
+# the kernel page cache). And a daemon stopped in the middle of a cold
+# read, with blocks queued for its fetch threads, exits 0 in time and
+# leaves nothing mounted.
+. "$(dirname "$0")/lib.sh"
+canopy_init
+
+BS=$((4 << 20))
+SIZE=$((40 * BS + 12345)) # 41 blocks, the last one 12345 bytes
+NBLK=41
+B=$T/backing
+mkdir -p "$B"
+mkdata "$B/big" $SIZE big
+want=$(sha "$B/big")
+
+delta() { # KEY BEFORE AFTER
+	echo $(($(jget "$3" "$1") - $(jget "$2" "$1")))
+}
+
+# cold_read NAME: read $B/big through the view once, sequentially, in 1 MiB
+# reads; check the bytes; leave the stats deltas in $T/NAME.s0/.s1
+cold_read() {
+	local name=$1 got
+	stats_save "$T/$name.s0"
+	got=$(dd if="$MNT$B/big" bs=1M 2>/dev/null | sha256sum | cut -d' ' -f1)
+	assert_eq "$got" "$want" "sha256 of the cold read ($name)"
+	stats_save "$T/$name.s1"
+	for k in backing.opens backing.reads backing.direct_reads backing.bytes \
+		cache.readaheads cache.waits open.cached open.cached_direct_io \
+		passthrough.opens fuse.read.count; do
+		say "  $k: +$(delta $k "$T/$name.s0" "$T/$name.s1")"
+	done
+}
+d() { delta "$1" "$T/$2.s0" "$T/$2.s1"; }
+
+check "defaults: a cold sequential read of $SIZE bytes, right bytes"
+canopy_start fa --export "$B"
+cold_read fa
+check "each of the $NBLK blocks was read from the backing store once"
+assert_eq "$(d backing.reads fa)" $NBLK "backing.reads"
+assert_eq "$(d backing.bytes fa)" $SIZE "backing.bytes"
+assert_eq "$(d backing.opens fa)" 1 "backing.opens"
+check "... with O_DIRECT, into the cache file"
+assert_eq "$(d backing.direct_reads fa)" $NBLK "backing.direct_reads"
+check "... all but the first fetched ahead of the reader"
+assert_eq "$(d cache.readaheads fa)" $((NBLK - 1)) "cache.readaheads"
+check "the open of the file not yet whole was FOPEN_DIRECT_IO"
+assert_eq "$(d open.cached fa)" 1 "open.cached"
+assert_eq "$(d open.cached_direct_io fa)" 1 "open.cached_direct_io"
+assert_eq "$(d passthrough.opens fa)" 0 "passthrough.opens"
+check "the next open of the whole file passes through; bytes again"
+stats_save "$T/fa.s2"
+assert_eq "$(sha "$MNT$B/big")" "$want" "sha256 of the warm read"
+stats_save "$T/fa.s3"
+assert_eq "$(delta passthrough.opens "$T/fa.s2" "$T/fa.s3")" 1 \
+	"passthrough.opens of the warm open"
+assert_eq "$(delta backing.reads "$T/fa.s2" "$T/fa.s3")" 0 \
+	"backing.reads of the warm read"
+check "a cold read at an odd offset to the end (pread, not sequential)"
+ctl drop-caches >/dev/null
+echo 3 >/proc/sys/vm/drop_caches
+off=$((SIZE - 3 * BS - 777))
+stats_save "$T/fa.s4"
+got=$(tail -c +$((off + 1)) "$MNT$B/big" | sha256sum | cut -d' ' -f1)
+exp=$(tail -c +$((off + 1)) "$B/big" | sha256sum | cut -d' ' -f1)
+assert_eq "$got" "$exp" "sha256 of the last $((SIZE - off)) bytes"
+stats_save "$T/fa.s5"
+assert_eq "$(delta backing.reads "$T/fa.s4" "$T/fa.s5")" 4 \
+	"backing.reads of the last 4 blocks after drop-caches"
+canopy_stop "$DPID"
+assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
+
+check "all off: buffered backing reads, no fetch threads, page cache"
+canopy_start off --export "$B" --backing-direct false --fetch-ahead 0 \
+	--cold-direct-io false
+cold_read off
+assert_eq "$(d backing.reads off)" $NBLK "backing.reads"
+assert_eq "$(d backing.bytes off)" $SIZE "backing.bytes"
+assert_eq "$(d backing.direct_reads off)" 0 "backing.direct_reads"
+assert_eq "$(d open.cached_direct_io off)" 0 "open.cached_direct_io"
+assert_int "$(d cache.readaheads off) -ge 1" \
+	"the worker fetched no block ahead"
+canopy_stop "$DPID"
+assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
+
+check "SIGTERM in the middle of a cold read with blocks queued ahead"
+LONG=$((256 << 20))
+mkdata "$B/long" $LONG long
+canopy_start stop --export "$B" --fetch-ahead 16
+# a slow reader: the fetch threads run far ahead of it
+$PY - "$MNT$B/long" <<'EOF' &
+import sys, time
+with open(sys.argv[1], "rb") as f:
+    while f.read(1 << 20):
+        time.sleep(0.05)
+EOF
+RPID=$!
+on_exit "kill $RPID 2>/dev/null || true"
+deadline=$((SECONDS + 20))
+until [ "$(ctl stats --json | $PY -c \
+	'import json, sys; print(json.load(sys.stdin)["cache.readaheads"])')" \
+	-ge 4 ]; do
+	((SECONDS < deadline)) || fail "no block was fetched ahead in 20 s"
+	sleep 0.1
+done
+canopy_stop "$DPID" || fail "canopyd had to be killed"
+assert_eq "$STOP_RC" 0 "exit status of canopyd stopped mid-read"
+say "  stopped in ${STOP_SECS}s"
+wait "$RPID" 2>/dev/null || true
+if is_mounted "$MNT"; then
+	fail "$MNT is still mounted after canopyd exited"
+fi
+say "ok"
