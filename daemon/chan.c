@@ -126,8 +126,13 @@ static size_t data_buf_len(const struct canopy *cp)
 	return max_read > bs ? max_read : bs;
 }
 
-/* The data buffers and the ring of a worker. */
-static int worker_buffers(struct canopy *cp, struct worker *w)
+/*
+ * The data buffers and the ring of a worker. Registering the buffer pins
+ * the block's worth of it (RSS); only the FUSE workers, which fetch small
+ * files through it all the time, do (@fixed). Large files' blocks are read
+ * straight into the cache file.
+ */
+static int worker_buffers(struct canopy *cp, struct worker *w, bool fixed)
 {
 	int ret;
 
@@ -145,7 +150,8 @@ static int worker_buffers(struct canopy *cp, struct worker *w)
 	if (ret < 0)
 		return ret;
 	/* the fetch region is the one reused by every backing read */
-	if (uring_register_buffer(w->ring, w->buf, cache_block_size(cp->cache)))
+	if (fixed &&
+	    uring_register_buffer(w->ring, w->buf, cache_block_size(cp->cache)))
 		log_debug("worker %u: no registered buffer", w->idx);
 	return 0;
 }
@@ -159,7 +165,7 @@ static int worker_setup(struct canopy *cp, struct worker *w)
 	w->fd = chan_clone_fd(cp->fd);
 	if (w->fd < 0)
 		return w->fd;
-	ret = worker_buffers(cp, w);
+	ret = worker_buffers(cp, w, true);
 	if (ret)
 		return ret;
 	if (cp->conf->splice)
@@ -172,7 +178,7 @@ int worker_setup_aux(struct canopy *cp, struct worker *w)
 	w->cp = cp;
 	w->pipe[0] = w->pipe[1] = -1;
 	w->fd = -1;
-	return worker_buffers(cp, w);
+	return worker_buffers(cp, w, false);
 }
 
 void worker_pipe_open(struct worker *w)
