@@ -186,10 +186,10 @@ const struct param conf_params[] = {
 	{
 		.key = "io.fetch_ahead", .opt = "fetch-ahead",
 		.type = PARAM_UINT, .off = FIELD(fetch_ahead),
-		.def = "4", .arg = "N", .min = 0, .max = 64,
-		.help = "blocks fetched ahead of a sequential reader, each by "
-			"a fetch thread; 0 = the next block, by the worker "
-			"that served the read",
+		.def = "16", .arg = "N", .min = 0, .max = 64,
+		.help = "blocks fetched ahead of a sequential reader (up to "
+			"twice its run), by up to 16 fetch threads; 0 = the "
+			"next block, by the worker that served the read",
 	},
 	{
 		.key = "kernel.max_pages_limit",

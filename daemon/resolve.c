@@ -225,8 +225,9 @@ int resolve_range_wait(struct worker *w, struct cache_obj *o, uint64_t off,
 }
 
 /*
- * Fetching ahead. A sequential reader keeps io.fetch_ahead blocks after the
- * one it reads present or in flight: the worker that answered its READ
+ * Fetching ahead. A sequential reader keeps up to io.fetch_ahead blocks
+ * after the one it reads present or in flight (twice the run it has read,
+ * so the window opens as the run grows): the worker that answered its READ
  * claims them and queues them for the fetch threads, one block per thread
  * at a time, so that several blocks are read from the backing store (or a
  * parent) at once while the workers go on answering. A queued block is
@@ -388,6 +389,20 @@ static void fetch_ahead(struct cache_obj *o, uint64_t bs, uint64_t from,
 	}
 }
 
+/*
+ * How far ahead of block @last to fetch: twice the sequential run that ends
+ * there, up to @max blocks, so a reader of a file's first bytes costs the
+ * backing store two blocks, not the whole window, and a long run gets it.
+ */
+static uint64_t ahead_window(struct cache_obj *o, uint64_t last, uint64_t max)
+{
+	uint64_t run = 1;
+
+	while (2 * run < max && run <= last && cache_block_present(o, last - run))
+		run++;
+	return 2 * run < max ? 2 * run : max;
+}
+
 /* @o is referenced by the caller (not through a handle: see op_read) */
 void resolve_readahead(struct worker *w, struct cache_obj *o, uint64_t off,
 		       uint64_t len)
@@ -405,7 +420,8 @@ void resolve_readahead(struct worker *w, struct cache_obj *o, uint64_t off,
 	    (last && !cache_block_present(o, last - 1)))
 		return;
 	if (fa.nthreads) {
-		fetch_ahead(o, bs, next, w->cp->conf->fetch_ahead);
+		fetch_ahead(o, bs, next, ahead_window(o, last,
+						      w->cp->conf->fetch_ahead));
 		return;
 	}
 	/* held open like any reader, so the file is not evicted under us */

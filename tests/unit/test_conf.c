@@ -115,7 +115,7 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_eq(c.readahead_kb, 0);
 	cr_assert_eq(c.uring_depth, 64);
 	cr_assert_eq(c.backing_direct, true);
-	cr_assert_eq(c.fetch_ahead, 4);
+	cr_assert_eq(c.fetch_ahead, 16);
 	cr_assert_eq(c.kernel_max_pages_limit, 0);
 	cr_assert_eq(c.kernel_enable_uring, -1);
 	cr_assert_str_eq(c.ctl_socket, "");
