@@ -96,6 +96,7 @@ struct stats {
 	counter_t passthrough_opens;
 	counter_t cached_opens;
 	counter_t cold_direct_opens; /* cached opens made FOPEN_DIRECT_IO */
+	counter_t cache_full_reads;  /* READs from the backing: cache full */
 	counter_t direct_opens;
 	counter_t cache_bytes;    /* gauge: bytes of blocks present */
 	counter_t cache_reserved; /* gauge: bytes reserved for cached files */

@@ -54,6 +54,12 @@ static void reply_open(struct req *r, struct handle *h, uint32_t flags,
 	reply_buf(r, &out, sizeof(out));
 }
 
+/* Errors of the cache file system, not of the file: a full cache. */
+static bool cache_full(int err)
+{
+	return err == -ENOSPC || err == -EDQUOT;
+}
+
 /* Register @fd with the kernel for passthrough on /dev/fuse fd @devfd. */
 static int backing_open_on(int devfd, int fd)
 {
@@ -235,7 +241,8 @@ static void open_wake(struct worker *w, struct cache_wait *cw, int err)
 		ret = resolve_range(w, ow->o, 0, size, &ow->cw);
 	if (ret == CACHE_PARKED)
 		return;
-	if (ret == 0) {
+	if (ret == 0 || cache_full(ret)) {
+		/* a full cache: its READs are answered from the backing file */
 		open_finish(&ow->r, ow->n, ow->o);
 	} else {
 		cache_obj_close(ow->o);
@@ -332,7 +339,8 @@ void op_open(struct req *r)
 	}
 	/* a small file: fetch it whole, then open it in passthrough */
 	ret = resolve_range(r->w, o, 0, size, NULL);
-	if (ret == 0) {
+	if (ret == 0 || cache_full(ret)) {
+		/* a full cache: its READs are answered from the backing file */
 		open_finish(r, n, o);
 		goto out;
 	}
@@ -382,6 +390,70 @@ static void read_cached_reply(struct req *r, struct handle *h, uint64_t off,
 	cache_obj_put(o);
 }
 
+static void read_direct(struct req *r, int fd, uint64_t off, uint32_t size)
+{
+	struct worker *w = r->w;
+	ssize_t n;
+
+	if (size > w->buf_len)
+		size = w->buf_len;
+	n = uring_read(w->ring, fd, w->buf, size, off);
+	if (n < 0) {
+		reply_err(r, (int)n);
+		return;
+	}
+	STAT_INC(backing_reads);
+	STAT_ADD(backing_bytes, n);
+	STAT_ADD(bytes_from_backing, n);
+	reply_buf(r, w->buf, n);
+}
+
+/*
+ * The cache file system is full: answer this handle's READs from the
+ * backing file itself from now on, as in direct mode, so that a full cache
+ * costs speed, never a reader's data. The fd is the handle's own, opened
+ * once (the first of two racing workers keeps its fd) and checked against
+ * the object's identity: a file that changed since the open reads EIO, as
+ * a fetch of it would.
+ */
+static void read_uncached(struct req *r, struct handle *h, uint64_t off,
+			  uint32_t size)
+{
+	int fd = __atomic_load_n(&h->backing_fd, __ATOMIC_ACQUIRE), none = -1;
+	struct ident now;
+	struct statx stx;
+
+	if (fd < 0) {
+		fd = view_open(&r->w->cp->view, h->node->path, O_RDONLY);
+		if (fd < 0) {
+			reply_err(r, fd);
+			return;
+		}
+		STAT_INC(backing_opens);
+		if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0) {
+			close(fd);
+			reply_err(r, -EIO);
+			return;
+		}
+		ident_from_statx(&now, &stx);
+		if (!ident_eq(&now, cache_obj_ident(h->obj))) {
+			close(fd);
+			reply_err(r, -EIO);
+			return;
+		}
+		log_warn_rl("cache full: %s is read from the backing file",
+			    h->node->path);
+		if (!__atomic_compare_exchange_n(&h->backing_fd, &none, fd,
+						 false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
+			close(fd);
+			fd = none;
+		}
+	}
+	STAT_INC(cache_full_reads);
+	read_direct(r, fd, off, size);
+}
+
 static void read_wake(struct worker *w, struct cache_wait *cw, int err)
 {
 	struct read_wait *rw = (struct read_wait *)cw;
@@ -394,28 +466,11 @@ static void read_wake(struct worker *w, struct cache_wait *cw, int err)
 		return;
 	if (ret == 0)
 		read_cached_reply(&rw->r, rw->h, rw->off, rw->size);
+	else if (cache_full(ret))
+		read_uncached(&rw->r, rw->h, rw->off, rw->size);
 	else
 		reply_err(&rw->r, ret == -ESTALE ? -EIO : ret);
 	free(rw);
-}
-
-static void read_direct(struct req *r, struct handle *h, uint64_t off,
-			uint32_t size)
-{
-	struct worker *w = r->w;
-	ssize_t n;
-
-	if (size > w->buf_len)
-		size = w->buf_len;
-	n = uring_read(w->ring, h->backing_fd, w->buf, size, off);
-	if (n < 0) {
-		reply_err(r, (int)n);
-		return;
-	}
-	STAT_INC(backing_reads);
-	STAT_ADD(backing_bytes, n);
-	STAT_ADD(bytes_from_backing, n);
-	reply_buf(r, w->buf, n);
 }
 
 void op_read(struct req *r)
@@ -432,7 +487,7 @@ void op_read(struct req *r)
 	}
 	stats_read_size(in->size);
 	if (h->kind == H_DIRECT) {
-		read_direct(r, h, in->offset, in->size);
+		read_direct(r, h->backing_fd, in->offset, in->size);
 		return;
 	}
 	if (!h->obj) {
@@ -440,9 +495,17 @@ void op_read(struct req *r)
 		reply_err(r, -EIO);
 		return;
 	}
+	if (__atomic_load_n(&h->backing_fd, __ATOMIC_ACQUIRE) >= 0) {
+		read_uncached(r, h, in->offset, in->size);
+		return;
+	}
 	ret = resolve_range(r->w, h->obj, in->offset, in->size, NULL);
 	if (ret == 0) {
 		read_cached_reply(r, h, in->offset, in->size);
+		return;
+	}
+	if (cache_full(ret)) {
+		read_uncached(r, h, in->offset, in->size);
 		return;
 	}
 	if (ret != CACHE_PARKED) {

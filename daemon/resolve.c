@@ -46,9 +46,10 @@ static bool range_is_hole(int fd, uint64_t off, uint64_t len)
  * Read a block of a large file with O_DIRECT into its place in the cache
  * file, through a mapping of it: the device fills the cache file's pages,
  * with no bounce copy and no second copy in the backing file's page cache.
- * The range is allocated first, so a full cache file system is an ENOSPC
- * here rather than a fault under the read. Returns the bytes read, or
- * -errno; -EINVAL when the backing file system refuses this O_DIRECT read.
+ * The range is allocated first where the cache file system can, so a full
+ * one is an ENOSPC here rather than a fault under the read. Returns the
+ * bytes read or -errno: -EINVAL when the backing file system refuses this
+ * O_DIRECT read, -ENODEV when the cache file cannot be mapped.
  */
 static ssize_t read_direct_into(struct worker *w, int bfd, int cfd,
 				uint64_t off, uint64_t len)
@@ -57,11 +58,11 @@ static ssize_t read_direct_into(struct worker *w, int bfd, int cfd,
 	void *map;
 	ssize_t n;
 
-	if (fallocate(cfd, 0, off, len) < 0)
-		return -errno;
+	if (fallocate(cfd, 0, off, len) < 0 && errno == ENOSPC)
+		return -ENOSPC;
 	map = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, off);
 	if (map == MAP_FAILED)
-		return -errno;
+		return -ENODEV;
 	n = uring_read(w->ring, bfd, map, maplen, off);
 	munmap(map, maplen);
 	return n;
@@ -78,7 +79,7 @@ static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
 	const struct ident *id = cache_obj_ident(o);
 	const struct conf *conf = w->cp->conf;
 	uint64_t bs = cache_block_size(w->cp->cache), off = b * bs, len;
-	bool direct;
+	bool odirect, direct = false; /* fd has O_DIRECT; read into the cache */
 	struct ident after;
 	struct statx stx;
 	ssize_t n = -EINVAL;
@@ -100,8 +101,8 @@ static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
 		return -EBADF;
 	if (range_is_hole(bfd, off, len))
 		return 0;
-	direct = fcntl(bfd, F_GETFL) & O_DIRECT;
-	if (direct) {
+	odirect = fcntl(bfd, F_GETFL) & O_DIRECT;
+	if (odirect) {
 		n = read_direct_into(w, bfd, cfd, off, len);
 		if (n == -EINVAL) {
 			/* clearing is safe under concurrent reads; setting is not */
@@ -109,17 +110,22 @@ static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
 				    "buffered", cache_obj_path(o));
 			fcntl(bfd, F_SETFL, fcntl(bfd, F_GETFL) & ~O_DIRECT);
 			drop_range(cfd, off, len);
-			direct = false;
-		} else if (n >= 0) {
-			STAT_INC(backing_direct_reads);
+			odirect = false;
+		} else if (n != -ENODEV) {
+			direct = true;
+			if (n >= 0)
+				STAT_INC(backing_direct_reads);
 		}
 	}
 	if (!direct) {
-		if (b + 1 < cache_obj_nblocks(o) &&
+		if (!odirect && b + 1 < cache_obj_nblocks(o) &&
 		    (b == 0 || cache_block_present(o, b - 1)))
 			posix_fadvise(bfd, off + len, PREFETCH_BLOCKS * bs,
 				      POSIX_FADV_WILLNEED);
-		n = uring_read(w->ring, bfd, w->buf, len, off);
+		/* an O_DIRECT read ends on a page, past the end of the file */
+		n = uring_read(w->ring, bfd, w->buf,
+			       odirect ? (len + 4095) & ~(uint64_t)4095 : len,
+			       off);
 	}
 	if (n < 0)
 		goto fail;
@@ -151,7 +157,7 @@ fail:
 		if (n == -ENOSPC)
 			log_warn_rl("cache write %s: %s", cache_obj_path(o),
 				    strerror(ENOSPC));
-		drop_range(cfd, off, len);
+		drop_range(cfd, off, len); /* what the read may have filled */
 	}
 	return (int)n;
 }

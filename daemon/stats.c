@@ -139,6 +139,7 @@ char *stats_json(void)
 		{ "cache.reserved", &stats.cache_reserved },
 		{ "cache.files", &stats.cache_files },
 		{ "cache.evictions", &stats.cache_evictions },
+		{ "cache.full_reads", &stats.cache_full_reads },
 		{ "cache.hits", &stats.cache_hits },
 		{ "cache.misses", &stats.cache_misses },
 		{ "cache.waits", &stats.cache_waits },
@@ -263,6 +264,10 @@ static const struct prom_family prom_flat[] = {
 	  { { "passthrough", &stats.passthrough_opens },
 	    { "cached", &stats.cached_opens },
 	    { "direct", &stats.direct_opens } } },
+	{ "canopy_cache_full_reads_total", "counter",
+	  "READs answered from the backing file because the cache file "
+	  "system was full", NULL,
+	  { { NULL, &stats.cache_full_reads } } },
 	{ "canopy_cached_direct_io_opens_total", "counter",
 	  "cached opens of files not yet whole, made FOPEN_DIRECT_IO", NULL,
 	  { { NULL, &stats.cold_direct_opens } } },

@@ -8,7 +8,8 @@
 # the next open of the whole file passed through. The file ends in a
 # partial page, which an O_DIRECT read cannot end on. The same with all
 # three off (buffered backing reads, the next block fetched by the worker,
-# the kernel page cache). And a daemon stopped in the middle of a cold
+# the kernel page cache). A cache file system too small for the file:
+# READs are answered from the backing file, right bytes. And a daemon stopped in the middle of a cold
 # read, with blocks queued for its fetch threads, exits 0 in time and
 # leaves nothing mounted.
 . "$(dirname "$0")/lib.sh"
@@ -89,6 +90,31 @@ assert_eq "$(d backing.direct_reads off)" 0 "backing.direct_reads"
 assert_eq "$(d open.cached_direct_io off)" 0 "open.cached_direct_io"
 assert_int "$(d cache.readaheads off) -ge 1" \
 	"the worker fetched no block ahead"
+canopy_stop "$DPID"
+assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
+
+check "a full cache file system: readers still get the right bytes"
+# the cache on a 48 MiB tmpfs of the test's, with a capacity far above it
+FULL=$T/fullcache
+mkdir -p "$FULL"
+mount -t tmpfs -o size=48m canopy-test-full "$FULL"
+on_exit "umount $FULL 2>/dev/null || true"
+echo "a small file" >"$B/small"
+mkdir -p "$T/full/mnt"
+canopy_spawn full "$T/full/mnt" --export "$B" --cache-dir "$FULL" \
+	--cache-tmpfs false --cache-capacity 1G --ctl-socket "$T/full.sock"
+MNT=$T/full/mnt SOCK=$T/full.sock
+canopy_wait_ready "$DPID" "$MNT" -s "$SOCK"
+stats_save "$T/full.s0"
+assert_eq "$(sha "$MNT$B/big")" "$want" "sha256 of $SIZE bytes through a 48 MiB cache"
+assert_eq "$(cat "$MNT$B/small")" "a small file" "a small file opened once the cache is full"
+assert_eq "$(sha "$MNT$B/big")" "$want" "sha256 of a second read"
+stats_save "$T/full.s1"
+fr=$(delta cache.full_reads "$T/full.s0" "$T/full.s1")
+say "  cache.full_reads: +$fr, cache.bytes $(jget "$T/full.s1" cache.bytes)"
+assert_int "$fr -gt 0" "no READ was answered from the backing file"
+grep -q "cache full: $B/big is read from the backing file" "$LOG" ||
+	fail "the log does not say the cache is full"
 canopy_stop "$DPID"
 assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
 
