@@ -151,19 +151,27 @@ static bool open_join_pt_locked(struct req *r, struct node *n,
 	return true;
 }
 
+/* Open the backing file of @n (counted); fd or -errno. */
+static int backing_file_open(struct req *r, const struct node *n)
+{
+	int fd = view_open(&r->w->cp->view, n->path, O_RDONLY);
+
+	if (fd >= 0)
+		STAT_INC(backing_opens);
+	return fd;
+}
+
 /* Passthrough straight to the backing file (cache.owner_passthrough). */
 static bool open_owner_pt_locked(struct req *r, struct node *n)
 {
-	struct canopy *cp = r->w->cp;
 	struct handle *h;
 	int fd, id;
 
 	if (n->cached_opens)
 		return false;
-	fd = view_open(&cp->view, n->path, O_RDONLY);
+	fd = backing_file_open(r, n);
 	if (fd < 0)
 		return false;
-	STAT_INC(backing_opens);
 	id = backing_open(r, fd);
 	close(fd);
 	if (id < 0)
@@ -259,12 +267,11 @@ static void open_direct(struct req *r, struct node *n, uint64_t size)
 	struct handle *h;
 	int fd;
 
-	fd = view_open(&r->w->cp->view, n->path, O_RDONLY);
+	fd = backing_file_open(r, n);
 	if (fd < 0) {
 		reply_err(r, fd);
 		return;
 	}
-	STAT_INC(backing_opens);
 	h = handle_new(H_DIRECT, n);
 	if (!h) {
 		close(fd);
@@ -424,12 +431,11 @@ static void read_uncached(struct req *r, struct handle *h, uint64_t off,
 	struct statx stx;
 
 	if (fd < 0) {
-		fd = view_open(&r->w->cp->view, h->node->path, O_RDONLY);
+		fd = backing_file_open(r, h->node);
 		if (fd < 0) {
 			reply_err(r, fd);
 			return;
 		}
-		STAT_INC(backing_opens);
 		if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0) {
 			close(fd);
 			reply_err(r, -EIO);
@@ -570,7 +576,7 @@ void op_lseek(struct req *r)
 	const struct fuse_lseek_in *in = r->in;
 	struct fuse_lseek_out out;
 	struct handle *h = handle_get(in->fh);
-	int fd;
+	int fd, own;
 	off_t pos;
 
 	if (!h || h->kind == H_DIR) {
@@ -581,15 +587,12 @@ void op_lseek(struct req *r)
 		reply_err(r, -EINVAL); /* the kernel does the others itself */
 		return;
 	}
-	/* holes are the backing file's: ask it */
-	fd = h->backing_fd;
+	/* holes are the backing file's: ask it (read_uncached may set it) */
+	own = __atomic_load_n(&h->backing_fd, __ATOMIC_ACQUIRE);
+	fd = own >= 0 ? own : backing_file_open(r, h->node);
 	if (fd < 0) {
-		fd = view_open(&r->w->cp->view, h->node->path, O_RDONLY);
-		if (fd < 0) {
-			reply_err(r, fd);
-			return;
-		}
-		STAT_INC(backing_opens);
+		reply_err(r, fd);
+		return;
 	}
 	pos = lseek(fd, in->offset, in->whence);
 	if (pos < 0) {
@@ -599,6 +602,6 @@ void op_lseek(struct req *r)
 		out.offset = pos;
 		reply_buf(r, &out, sizeof(out));
 	}
-	if (fd != h->backing_fd)
+	if (fd != own)
 		close(fd);
 }
