@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,49 @@ static int dir_is_ours(const char *dir)
 	return ret;
 }
 
+/* Is the .lock of @dir held, by a canopyd serving from it? */
+static bool dir_locked(const char *dir)
+{
+	char path[PATH_MAX];
+	bool held;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/.lock", dir) >= (int)sizeof(path))
+		return false;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd); /* and with it the lock, if it was ours */
+	return held;
+}
+
+/* Is the top mount on @dir a cache tmpfs of canopyd's (mount_tmpfs)? */
+static bool is_cache_tmpfs(const char *dir)
+{
+	char line[4096], mp[PATH_MAX], *real, *sep;
+	bool found = false;
+	FILE *f;
+
+	real = realpath(dir, NULL);
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!real || !f)
+		goto out;
+	/* later lines are mounted later: the last match is the top one */
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+		    strcmp(mp, real))
+			continue;
+		sep = strstr(line, " - ");
+		found = sep && !strncmp(sep, " - tmpfs canopy-cache ", 22);
+	}
+out:
+	if (f)
+		fclose(f);
+	free(real);
+	return found;
+}
+
 int cache_mount_tmpfs(const char *dir, uint64_t *capacity)
 {
 	char opts[128];
@@ -221,6 +265,18 @@ int cache_mount_tmpfs(const char *dir, uint64_t *capacity)
 	ret = mkdir_p(dir);
 	if (ret)
 		return ret;
+	for (;;) {
+		/* before anything in it is touched: it may be a live daemon's */
+		if (dir_locked(dir))
+			return -EBUSY;
+		/* what a canopyd that was killed left mounted */
+		if (!is_cache_tmpfs(dir))
+			break;
+		if (umount2(dir, MNT_DETACH) < 0)
+			return -errno;
+		log_notice("unmounted the cache tmpfs that a stopped canopyd "
+			   "left on %s", dir);
+	}
 	ret = dir_is_ours(dir);
 	if (ret <= 0)
 		return ret ? ret : -ENOTEMPTY;

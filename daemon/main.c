@@ -455,6 +455,9 @@ int main(int argc, char **argv)
 		fail(ready_fd, 1, "out of memory");
 	if (conf.cache_tmpfs && geteuid() == 0) {
 		ret = cache_mount_tmpfs(cache_dir_path, &conf.cache_capacity);
+		if (ret == -EBUSY)
+			fail(ready_fd, 1, "cache directory %s: in use by "
+			     "another canopyd", cache_dir_path);
 		if (ret)
 			log_notice("cache %s stays on its file system (no "
 				   "huge-page tmpfs): %s", cache_dir_path,

@@ -147,4 +147,46 @@ exec 7<&-
 kill "$cwdpid" 2>/dev/null || true
 wait "$cwdpid" 2>/dev/null || true
 stopped_cleanly TERM "$MNT"
+
+# cache_mounts DIR: how many mounts there are on DIR
+cache_mounts() {
+	awk -v d="$1" '$5 == d { n++ } END { print n + 0 }' /proc/self/mountinfo
+}
+
+check "a second canopyd on a cache directory in use is refused, and the"
+check "first one's cache is left as it was"
+canopy_start one --export "$B"
+cat "$MNT$B/file" >/dev/null
+one_pid=$DPID one_mnt=$MNT one_cache=$CACHE one_sock=$SOCK
+files0=$(find "$one_cache" -name '*.cnp' | wc -l)
+assert_int "$files0 -ge 1" "no cache file after a read"
+assert_eq "$(cache_mounts "$one_cache")" 1 "mounts on the cache dir"
+mkdir -p "$T/two/mnt"
+rc=0
+timeout 30 "$CANOPYD" -f --export "$B" --cache-dir "$one_cache" \
+	--ctl-socket "$T/two/ctl.sock" "$T/two/mnt" >"$T/logs/two.log" 2>&1 ||
+	rc=$?
+assert_int "$rc -ne 0" "the second canopyd exited 0"
+grep -q "in use by another canopyd" "$T/logs/two.log" ||
+	fail "the second canopyd did not say why: $(cat "$T/logs/two.log")"
+if is_mounted "$T/two/mnt"; then
+	fail "the refused canopyd left $T/two/mnt mounted"
+fi
+assert_eq "$(cache_mounts "$one_cache")" 1 "mounts on the cache dir"
+assert_eq "$(find "$one_cache" -name '*.cnp' | wc -l)" "$files0" \
+	"cache files of the first daemon"
+assert_same_file "$B/file" "$one_mnt$B/file"
+
+check "SIGKILL leaves the cache tmpfs mounted; the next start takes it down"
+canopy_stop "$one_pid" KILL || true
+umount -l "$one_mnt" 2>/dev/null || true
+assert_eq "$(cache_mounts "$one_cache")" 1 "mounts on the cache dir after SIGKILL"
+canopy_start one --export "$B"
+grep -q "unmounted the cache tmpfs that a stopped canopyd left on" "$LOG" ||
+	fail "the new daemon did not take down the old cache tmpfs"
+assert_eq "$(cache_mounts "$one_cache")" 1 "mounts on the cache dir"
+assert_same_file "$B/file" "$MNT$B/file"
+canopy_stop "$DPID"
+stopped_cleanly TERM "$MNT"
+assert_eq "$(cache_mounts "$one_cache")" 0 "mounts on the cache dir at exit"
 say "ok"
