@@ -6,8 +6,12 @@
  *   passthrough  the file is complete in its cache file (or, with
  *                cache.owner_passthrough, the backing file itself); the
  *                kernel reads it directly and canopyd sees no READ;
- *   cached       FOPEN_KEEP_CACHE; READs are answered from the cache file
- *                (spliced), fetching missing blocks first;
+ *   cached       READs are answered from the cache file (spliced),
+ *                fetching missing blocks first; FOPEN_DIRECT_IO while a
+ *                file over cache.small_file_max is not whole yet
+ *                (fuse.cold_direct_io: no second copy in the FUSE page
+ *                cache), else FOPEN_KEEP_CACHE. When the cache file system
+ *                is full, the handle's READs go to the backing file;
  *   direct       FOPEN_DIRECT_IO, for files the cache cannot hold; READs go
  *                to the backing file.
  * Small files are fetched whole at OPEN, so their opens end in passthrough.
