@@ -876,8 +876,6 @@ int cache_obj_backing_fd(struct cache_obj *o, const struct view *v,
 			 bool direct)
 {
 	struct cache *c = o->c;
-	struct ident now;
-	struct statx stx;
 	int fd;
 
 	/* one thread opens, the others wait: the backing store sees one open */
@@ -895,18 +893,13 @@ int cache_obj_backing_fd(struct cache_obj *o, const struct view *v,
 	if (fd == -EINVAL && direct)
 		fd = view_open(v, o->path, O_RDONLY); /* no O_DIRECT here */
 	if (fd >= 0) {
-		STAT_INC(backing_opens);
-		if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0) {
-			int ret = -errno;
+		int ret;
 
+		STAT_INC(backing_opens);
+		ret = ident_check_fd(fd, &o->id);
+		if (ret) {
 			close(fd);
 			fd = ret;
-		} else {
-			ident_from_statx(&now, &stx);
-			if (!ident_eq(&now, &o->id)) {
-				close(fd);
-				fd = -ESTALE;
-			}
 		}
 	}
 	pthread_mutex_lock(&c->lock);

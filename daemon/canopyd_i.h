@@ -202,6 +202,9 @@ ssize_t view_xattr(const struct view *v, const char *path, const char *name,
 		   void *buf, size_t len);
 int view_statfs(const struct view *v, const char *path, struct statvfs *sv);
 
+/* The page size the FUSE protocol and O_DIRECT alignment assume. */
+#define PAGE 4096U
+
 /* ---- identity of a backing file ----------------------------------------- */
 
 struct ident {
@@ -214,6 +217,8 @@ struct ident {
 
 void ident_from_statx(struct ident *id, const struct statx *stx);
 bool ident_eq(const struct ident *a, const struct ident *b);
+/* 0 if open file @fd is the file of @id, -ESTALE if not, -errno. */
+int ident_check_fd(int fd, const struct ident *id);
 
 /* ---- continuations: requests parked on work in flight ------------------- */
 

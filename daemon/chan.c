@@ -38,7 +38,6 @@
 #include "canopyd_i.h"
 #include "io.h"
 
-#define PAGE 4096U
 /* Requests on a read-only mount are small; writes never come (max_write). */
 #define REQBUF_LEN (128U * 1024 + PAGE)
 

@@ -46,7 +46,6 @@
 #include "canopyd_i.h"
 #include "io.h"
 
-#define PAGE 4096U
 /* user_data of the eventfd read; entries use their index */
 #define TAG_WAKE UINT64_MAX
 

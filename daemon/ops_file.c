@@ -431,8 +431,6 @@ static void read_uncached(struct req *r, struct handle *h, uint64_t off,
 			  uint32_t size)
 {
 	int fd = __atomic_load_n(&h->backing_fd, __ATOMIC_ACQUIRE), none = -1;
-	struct ident now;
-	struct statx stx;
 
 	if (fd < 0) {
 		fd = backing_file_open(r, h->node);
@@ -440,13 +438,7 @@ static void read_uncached(struct req *r, struct handle *h, uint64_t off,
 			reply_err(r, fd);
 			return;
 		}
-		if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0) {
-			close(fd);
-			reply_err(r, -EIO);
-			return;
-		}
-		ident_from_statx(&now, &stx);
-		if (!ident_eq(&now, cache_obj_ident(h->obj))) {
+		if (ident_check_fd(fd, cache_obj_ident(h->obj))) {
 			close(fd);
 			reply_err(r, -EIO);
 			return;

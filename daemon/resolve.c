@@ -42,6 +42,12 @@ static bool range_is_hole(int fd, uint64_t off, uint64_t len)
 	return (uint64_t)data >= off + len;
 }
 
+/* O_DIRECT reads end on a page (past the end of the file for the last). */
+static uint64_t page_round(uint64_t len)
+{
+	return (len + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+}
+
 /*
  * Read a block of a large file with O_DIRECT into its place in the cache
  * file, through a mapping of it: the device fills the cache file's pages,
@@ -54,7 +60,7 @@ static bool range_is_hole(int fd, uint64_t off, uint64_t len)
 static ssize_t read_direct_into(struct worker *w, int bfd, int cfd,
 				uint64_t off, uint64_t len)
 {
-	size_t maplen = (len + 4095) & ~(size_t)4095;
+	size_t maplen = page_round(len);
 	void *map;
 	ssize_t n;
 
@@ -80,15 +86,12 @@ static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
 	const struct conf *conf = w->cp->conf;
 	uint64_t bs = cache_block_size(w->cp->cache), off = b * bs, len;
 	bool odirect, direct = false; /* fd has O_DIRECT; read into the cache */
-	struct ident after;
-	struct statx stx;
-	ssize_t n = -EINVAL;
-	int bfd, cfd;
+	ssize_t n;
+	int bfd, cfd, ret;
 
 	len = id->size - off < bs ? id->size - off : bs;
 	if (w->cp->peers) {
-		int ret = peers_fetch_block(w, o, b, len);
-
+		ret = peers_fetch_block(w, o, b, len);
 		if (ret != -EREMOTE)
 			return ret;
 	}
@@ -122,24 +125,23 @@ static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
 		    (b == 0 || cache_block_present(o, b - 1)))
 			posix_fadvise(bfd, off + len, PREFETCH_BLOCKS * bs,
 				      POSIX_FADV_WILLNEED);
-		/* an O_DIRECT read ends on a page, past the end of the file */
 		n = uring_read(w->ring, bfd, w->buf,
-			       odirect ? (len + 4095) & ~(uint64_t)4095 : len,
+			       odirect ? page_round(len) : len,
 			       off);
 	}
 	if (n < 0)
 		goto fail;
 	STAT_INC(backing_reads);
 	STAT_ADD(backing_bytes, n);
-	if (statx(bfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0) {
-		n = -errno;
-		goto fail;
-	}
-	ident_from_statx(&after, &stx);
-	if ((uint64_t)n != len || !ident_eq(&after, id)) {
-		log_warn_rl("%s changed while it was read; refetch after the "
-			    "attribute timeout", cache_obj_path(o));
-		n = -ESTALE;
+	ret = ident_check_fd(bfd, id);
+	if (!ret && (uint64_t)n != len)
+		ret = -ESTALE;
+	if (ret) {
+		if (ret == -ESTALE)
+			log_warn_rl("%s changed while it was read; refetch "
+				    "after the attribute timeout",
+				    cache_obj_path(o));
+		n = ret;
 		goto fail;
 	}
 	if (direct)
@@ -298,7 +300,7 @@ int resolve_start(struct canopy *cp)
 	if (n == 0)
 		return 0;
 	if (n > 16)
-		n = 16; /* each thread keeps a whole block's reads in flight */
+		n = 16; /* one thread per block of the window, up to 16 */
 	fa.w = calloc(n, sizeof(*fa.w));
 	if (!fa.w)
 		return -ENOMEM;
@@ -366,9 +368,10 @@ static void fa_queue(struct cache_obj *o, uint64_t block)
 			(struct fetch_job){ .o = o, .block = block };
 		fa.len++;
 		pthread_cond_signal(&fa.cond);
-	} else if (fa.stop && !fa.reserved) {
-		pthread_cond_broadcast(&fa.cond);
 	}
+	/* the last slot of a stop: every thread may end now */
+	if (fa.stop && !fa.reserved)
+		pthread_cond_broadcast(&fa.cond);
 	pthread_mutex_unlock(&fa.lock);
 }
 

@@ -257,3 +257,14 @@ bool ident_eq(const struct ident *a, const struct ident *b)
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
+
+int ident_check_fd(int fd, const struct ident *id)
+{
+	struct statx stx;
+	struct ident now;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0)
+		return -errno;
+	ident_from_statx(&now, &stx);
+	return ident_eq(&now, id) ? 0 : -ESTALE;
+}
