@@ -106,6 +106,13 @@ const struct param conf_params[] = {
 			"\"\" = no pinning",
 	},
 	{
+		.key = "fuse.poll_us", .opt = "poll-us",
+		.type = PARAM_UINT, .off = FIELD(poll_us),
+		.def = "50", .arg = "USEC", .min = 0, .max = 10000,
+		.help = "after a request, one /dev/fuse worker polls for the "
+			"next for this long instead of sleeping; 0 = never",
+	},
+	{
 		.key = "fuse.entry_timeout", .opt = "entry-timeout",
 		.type = PARAM_SECONDS, .off = FIELD(entry_timeout),
 		.def = "300", .arg = "SEC",

@@ -79,6 +79,7 @@ struct conf {
 	unsigned max_pages;      /* wanted; capped by the kernel's limit */
 	unsigned threads;        /* worker threads; 0 = one per online cpu */
 	char *cpus;              /* "" or a cpu list "2,3" / "0-3" for pinning */
+	unsigned poll_us;        /* a /dev/fuse worker polls this long */
 	double entry_timeout;    /* seconds */
 	double attr_timeout;     /* seconds */
 	double negative_timeout; /* seconds; 0 disables negative entries */

@@ -112,6 +112,7 @@ struct stats {
 	counter_t splice_fallbacks; /* splices that failed midway */
 	counter_t reply_splices;  /* READ replies spliced from cache files */
 	counter_t reply_copies;   /* READ replies copied from cache files */
+	counter_t polled;         /* /dev/fuse requests a polling worker took */
 	counter_t uring_requests; /* requests that came over io_uring */
 	counter_t uring_handoffs; /* of them, answered by another thread */
 	counter_t nodes;          /* gauge */
@@ -462,6 +463,7 @@ struct canopy {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;     /* signalled when INIT is done */
 	atomic_bool stopping;
+	atomic_bool polling;     /* a /dev/fuse worker is polling (poll_us) */
 	uint64_t started_ns;
 	struct peers *peers;     /* NULL on a single node */
 	struct fring *rings;     /* io_uring queues, one per possible cpu */

@@ -13,6 +13,14 @@
  * worker is doing parks, and is finished later by the worker that ends the
  * fetch, from its ready list, after its own request.
  *
+ * Polling (fuse.poll_us): a sleeping worker costs each request two
+ * wakeups across cpus, the worker's and then the caller's. The first is
+ * avoided for a caller that comes back soon (an import opens file after
+ * file): after a request, one worker at a time reads its fd non-blocking
+ * until the next request or poll_us, and sleeps in read() only then. The
+ * other workers sleep as before, so at most one cpu polls, and only while
+ * requests keep coming.
+ *
  * Shutdown: the main thread unmounts; the kernel sends DESTROY (answered by
  * a worker) and then ends the connection, so every worker's read fails with
  * ENODEV and the worker exits; the main thread joins them. If files are
@@ -256,13 +264,51 @@ static void worker_pin(struct canopy *cp, struct worker *w)
 			 cpus[w->idx % n]);
 }
 
+/*
+ * Poll @w's fd for the next request for up to fuse.poll_us, if no other
+ * worker is polling. Returns its length; 0 when none came (or another
+ * worker polls), for the caller to sleep in read(); -1 with errno set when
+ * the read failed otherwise.
+ */
+static ssize_t worker_poll(struct worker *w)
+{
+	struct canopy *cp = w->cp;
+	uint64_t end;
+	ssize_t n;
+	int fl, e;
+
+	if (!cp->conf->poll_us || atomic_exchange(&cp->polling, true))
+		return 0;
+	fl = fcntl(w->fd, F_GETFL);
+	if (fl < 0 || fcntl(w->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		atomic_store(&cp->polling, false);
+		return 0;
+	}
+	end = now_ns() + cp->conf->poll_us * 1000ULL;
+	do
+		n = read(w->fd, w->reqbuf, w->reqbuf_len);
+	while (n < 0 && errno == EAGAIN && now_ns() < end);
+	e = errno;
+	fcntl(w->fd, F_SETFL, fl);
+	atomic_store(&cp->polling, false);
+	if (n > 0)
+		STAT_INC(polled);
+	else if (n < 0 && e == EAGAIN)
+		n = 0;
+	errno = e;
+	return n;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
 	worker_pin(w->cp, w);
 	for (;;) {
-		ssize_t n = read(w->fd, w->reqbuf, w->reqbuf_len);
+		ssize_t n = worker_poll(w);
+
+		if (n == 0)
+			n = read(w->fd, w->reqbuf, w->reqbuf_len);
 
 		if (n < 0) {
 			int e = errno;

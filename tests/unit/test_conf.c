@@ -151,6 +151,7 @@ Test(conf, table_has_one_entry_per_field_with_unique_names)
 		offsetof(struct conf, max_pages),
 		offsetof(struct conf, threads),
 		offsetof(struct conf, cpus),
+		offsetof(struct conf, poll_us),
 		offsetof(struct conf, entry_timeout),
 		offsetof(struct conf, attr_timeout),
 		offsetof(struct conf, negative_timeout),

@@ -401,7 +401,7 @@ Test(topology, rejects_a_dotted_key_written_flat)
 		   "{\"fuse\": {\"max_pages\": ...}}");
 	load_fails("{\"fuse\": {\"a.b\": 1}}", -EINVAL,
 		   ":1: unknown key \"fuse.a.b\"; \"fuse\" takes max_pages, "
-		   "threads, cpus, entry_timeout, attr_timeout, "
+		   "threads, cpus, poll_us, entry_timeout, attr_timeout, "
 		   "negative_timeout, passthrough, splice, cold_direct_io, "
 		   "uring, uring_entries, uring_batch, readahead_kb");
 	cr_assert_eq(c.max_pages, 4096);

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# fuse.poll_us over /dev/fuse: a process that opens and reads small files
+# one after another gets the right bytes, and most of its requests (of
+# every kind: fuse.polled counts them all) are taken by the polling worker
+# without a wakeup; with --poll-us 0 none are. The polling stops when the
+# requests do: an idle daemon uses no cpu time.
+. "$(dirname "$0")/lib.sh"
+canopy_init
+
+N=400
+B=$T/backing
+mkdir -p "$B/small"
+$PY - "$B/small" $N <<'EOF'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    with open(os.path.join(d, "f%03d" % i), "wb") as f:
+        f.write(os.urandom(97 + 13 * i))
+EOF
+
+# read_all NAME: open, read and close every file, in one process; compare
+# the bytes; stats around it in $T/NAME.s0 and .s1
+read_all() {
+	stats_save "$T/$1.s0"
+	$PY - "$MNT$B/small" "$B/small" <<'EOF' || fail "bytes differ ($1)"
+import os, sys
+view, back = sys.argv[1], sys.argv[2]
+names = sorted(os.listdir(back))
+for _ in range(3):
+    for n in names:
+        with open(os.path.join(view, n), "rb") as f:
+            got = f.read()
+        with open(os.path.join(back, n), "rb") as f:
+            if got != f.read():
+                sys.exit("%s: wrong bytes" % n)
+EOF
+	stats_save "$T/$1.s1"
+}
+d() { echo $(($(jget "$T/$2.s1" "$1") - $(jget "$T/$2.s0" "$1"))); }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# requests NAME: FUSE requests of every opcode between the two stats
+requests() {
+	$PY -c '
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+print(sum(v - a.get(k, 0) for k, v in b.items()
+          if k.startswith("fuse.") and k.endswith(".count")
+          and k.count(".") == 2 and k != "fuse.malformed.count"))
+' "$T/$1.s0" "$T/$1.s1"
+}
+
+# uring off: the polling is the /dev/fuse workers'
+check "--poll-us 10000: $N small files read 3 times, right bytes"
+canopy_start poll --export "$B" --fuse-uring false --poll-us 10000
+read_all poll
+opens=$(d fuse.open.count poll)
+polled=$(d fuse.polled poll)
+reqs=$(requests poll)
+say "  requests +$reqs (fuse.open.count +$opens), fuse.polled +$polled"
+assert_eq "$opens" $((3 * N)) "fuse.open.count"
+check "most of the requests were taken by the polling worker"
+((polled <= reqs)) || fail "fuse.polled +$polled of only $reqs requests"
+((polled * 2 >= reqs)) ||
+	fail "fuse.polled +$polled of $reqs requests (wanted half or more)"
+check "an idle daemon does not poll: no cpu time over 2 s"
+sleep 0.2
+t0=$(cpu_ticks "$DPID")
+sleep 2
+t1=$(cpu_ticks "$DPID")
+say "  cpu ticks over 2 s idle: $((t1 - t0)) (of $(getconf CLK_TCK)/s)"
+(((t1 - t0) <= 5)) || fail "canopyd used $((t1 - t0)) ticks while idle"
+canopy_stop "$DPID"
+assert_eq "$STOP_RC" 0 "exit status"
+
+check "--poll-us 0: right bytes, no request polled"
+canopy_start nopoll --export "$B" --fuse-uring false --poll-us 0
+read_all nopoll
+assert_eq "$(d fuse.open.count nopoll)" $((3 * N)) "fuse.open.count"
+assert_eq "$(d fuse.polled nopoll)" 0 "fuse.polled"
+canopy_stop "$DPID"
+assert_eq "$STOP_RC" 0 "exit status"
+say "ok"
