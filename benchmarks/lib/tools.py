@@ -11,15 +11,20 @@ MiB = 1 << 20
 
 def fio(filename=None, directory=None, rw="read", bs=MiB, size=None,
         numjobs=1, runtime=None, invalidate=False, name="bench",
-        filename_format=None, time_based=False, timeout=900):
+        filename_format=None, time_based=False, timeout=900, direct=False,
+        iodepth=1):
     """One fio job (group-reported); returns MB/s, IOPS, bytes, seconds.
 
     invalidate=True drops the page cache of the file(s) before the job
     (posix_fadvise DONTNEED): on a FUSE mount that empties the FUSE inode's
     cache, so the reads reach the daemon, while the backing tree stays in
-    memory."""
+    memory. direct=True reads with O_DIRECT, iodepth reads in flight
+    (io_uring when more than one)."""
+    engine = "io_uring" if iodepth > 1 else "psync"
     cmd = ["fio", f"--name={name}", f"--rw={rw}", f"--bs={bs}",
-           "--ioengine=psync", "--readonly", "--allow_file_create=0",
+           f"--ioengine={engine}", f"--iodepth={iodepth}",
+           f"--direct={1 if direct else 0}",
+           "--readonly", "--allow_file_create=0",
            f"--invalidate={1 if invalidate else 0}", f"--numjobs={numjobs}",
            "--group_reporting", "--output-format=json"]
     if filename:

@@ -9,7 +9,9 @@
 #
 #   - Slurm (srun, held step): launch returns 0 once all 4 report ready,
 #     each mount serves the backing bytes (sha256 of a small and a
-#     multi-block file), the recorded pids are canopyd; canopy-stop leaves
+#     multi-block file), the recorded pids are canopyd, the configuration's
+#     kernel.enable_uring was applied (to a stand-in /sys, CANOPY_SYS) and
+#     logged by each node; canopy-stop leaves
 #     no mount (/proc/self/mountinfo) and no canopyd (those pids, and no
 #     process with a canopyd command line under the test's directory), the
 #     held srun ends; a second canopy-stop is a no-op that exits 0;
@@ -89,6 +91,7 @@ launch() {
 		--ctl-socket "$T/$tag/%n/ctl.sock" \
 		--timeout "$CANOPY_READY_TIMEOUT" "$@" \
 		-- --cache-tmpfs false --log-level "$CANOPY_LOG_LEVEL" \
+		${LAUNCH_EXTRA:-} \
 		>"$T/logs/launch-$tag.log" 2>&1 || LRC=$?
 	LAUNCH_SECS=$(awk -v ns=$(($(date +%s%N) - t0)) \
 		'BEGIN { printf "%.2f", ns / 1e9 }')
@@ -155,7 +158,11 @@ stop_job() { # TAG: canopy-stop (the job from the environment), exit 0
 # ---- Slurm: 4 nodes --------------------------------------------------
 check "Slurm: canopy-launch brings up 4 daemons through srun"
 export SLURM_JOB_ID=4101 SLURM_JOB_NODELIST='n[1-4]' SLURM_JOB_NUM_NODES=4
-launch slurm
+KNOB=module/fuse/parameters/enable_uring
+mkdir -p "$T/sys/${KNOB%/*}"
+echo N >"$T/sys/$KNOB"
+real_knob=$(cat "/sys/$KNOB" 2>/dev/null || echo none)
+CANOPY_SYS=$T/sys LAUNCH_EXTRA="--kernel-enable-uring true" launch slurm
 assert_eq "$LRC" 0 "exit status of canopy-launch"
 grep -q '4 of 4 nodes ready' <<<"$LOUT" || fail "no '4 of 4 nodes ready'"
 say "  launch to ready: ${LAUNCH_SECS}s for 4 nodes"
@@ -163,6 +170,14 @@ SLURM_READY=$LAUNCH_SECS
 hold=$(sed -n 's/^hold_pid=\([0-9][0-9]*\)$/\1/p' "$STATE/$JOBID/launch.env")
 [ -n "$hold" ] && alive "$hold" || fail "no held srun step running"
 ready_and_reads slurm "${NODES[@]}"
+check "Slurm: each node applied kernel.enable_uring before canopyd"
+assert_eq "$(cat "$T/sys/$KNOB")" Y "enable_uring in the stand-in /sys"
+assert_eq "$(cat "/sys/$KNOB" 2>/dev/null || echo none)" "$real_knob" \
+	"the real enable_uring (untouched)"
+for n in "${NODES[@]}"; do
+	grep -q 'canopy-tunables: .*enable_uring' "$STATE/$JOBID/$n/canopyd.log" ||
+		fail "$n: no canopy-tunables line in its log"
+done
 pids=$(pids_of)
 assert_eq "$(wc -w <<<"$pids")" 4 "pids recorded"
 
