@@ -126,6 +126,7 @@ tests-build: all $(UNIT_BIN) $(OUT)/tests/peerpoke
 DEB_PKGS := build-essential pkg-config libfuse3-dev fuse3 liburing-dev \
 	libfabric-dev libjansson-dev libcriterion-dev python3 bindfs fio \
 	python3-matplotlib attr util-linux procps iproute2 psmisc libssl-dev \
+	squashfs-tools \
 	libsystemd-dev systemd
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

@@ -8,10 +8,12 @@
 # the next open of the whole file passed through. The file ends in a
 # partial page, which an O_DIRECT read cannot end on. The same with all
 # three off (buffered backing reads, the next block fetched by the worker,
-# the kernel page cache). A cache file system too small for the file:
-# READs are answered from the backing file, right bytes. And a daemon stopped in the middle of a cold
-# read, with blocks queued for its fetch threads, exits 0 in time and
-# leaves nothing mounted.
+# the kernel page cache). A backing file system that refuses O_DIRECT
+# (squashfs, loop-mounted): the file is opened without it and read
+# buffered, right bytes. A cache file system too small for the file: READs
+# are answered from the backing file, right bytes. And a daemon stopped in
+# the middle of a cold read, with blocks queued for its fetch threads,
+# exits 0 in time and leaves nothing mounted.
 . "$(dirname "$0")/lib.sh"
 canopy_init
 
@@ -92,6 +94,32 @@ assert_int "$(d cache.readaheads off) -ge 1" \
 	"the worker fetched no block ahead"
 canopy_stop "$DPID"
 assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
+
+check "a backing file system that refuses O_DIRECT (squashfs): buffered reads"
+command -v mksquashfs >/dev/null || fail "no mksquashfs (make deps installs squashfs-tools)"
+SQ=$T/squash
+mkdir -p "$SQ/src" "$SQ/mnt"
+cp "$B/big" "$SQ/src/big"
+mksquashfs "$SQ/src" "$SQ/img" -quiet -noappend -no-progress >/dev/null ||
+	fail "mksquashfs failed"
+mount -o loop,ro -t squashfs "$SQ/img" "$SQ/mnt" ||
+	fail "cannot loop-mount a squashfs image"
+on_exit "umount $SQ/mnt 2>/dev/null || true"
+$PY -c 'import os, sys; os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)' \
+	"$SQ/mnt/big" 2>/dev/null &&
+	fail "squashfs opened a file with O_DIRECT: the case is not tested"
+canopy_start sq --export "$SQ/mnt"
+stats_save "$T/sq.s0"
+got=$(dd if="$MNT$SQ/mnt/big" bs=1M 2>/dev/null | sha256sum | cut -d' ' -f1)
+assert_eq "$got" "$want" "sha256 of the cold read from squashfs"
+stats_save "$T/sq.s1"
+assert_eq "$(d backing.reads sq)" $NBLK "backing.reads"
+assert_eq "$(d backing.bytes sq)" $SIZE "backing.bytes"
+assert_eq "$(d backing.opens sq)" 1 "backing.opens (one successful open)"
+assert_eq "$(d backing.direct_reads sq)" 0 "backing.direct_reads"
+canopy_stop "$DPID"
+assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
+umount "$SQ/mnt"
 
 check "a full cache file system: readers still get the right bytes"
 # the cache on a 48 MiB tmpfs of the test's, with a capacity far above it
