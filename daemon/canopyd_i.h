@@ -495,6 +495,14 @@ void chan_join(struct canopy *cp);
  * turned back to /dev/fuse. Returns the number of queues serving.
  */
 unsigned chan_uring_start(struct canopy *cp);
+/*
+ * The length of the opcode's fixed part of a ring request whose header
+ * says @len bytes and whose entry says @psz payload bytes; -EINVAL when the
+ * two disagree, or do not fit the entry's payload area (@payload_len) or a
+ * request buffer of @buf_len.
+ */
+ssize_t ring_req_fixed(uint32_t len, uint32_t psz, size_t payload_len,
+		       size_t buf_len);
 /* Wait for the queues' threads to end (the connection has ended). */
 void chan_uring_join(struct canopy *cp, uint64_t deadline_ns);
 /* Reply to a request that came over io_uring (r->ent set). */

@@ -220,6 +220,20 @@ static void queue_take_remote(struct fring *q)
 	}
 }
 
+ssize_t ring_req_fixed(uint32_t len, uint32_t psz, size_t payload_len,
+		       size_t buf_len)
+{
+	const size_t hdr = sizeof(struct fuse_in_header);
+	size_t fixed;
+
+	if (len < hdr || psz > payload_len || psz > len - hdr)
+		return -EINVAL;
+	fixed = len - hdr - psz;
+	if (fixed > FUSE_URING_OP_IN_OUT_SZ || hdr + fixed + psz > buf_len)
+		return -EINVAL;
+	return (ssize_t)fixed;
+}
+
 /*
  * Rebuild the request of @e as /dev/fuse would have delivered it: header,
  * the opcode's fixed part (whatever the header's length leaves after the
@@ -229,14 +243,12 @@ static void queue_serve(struct fring *q, struct ring_ent *e)
 {
 	const struct fuse_in_header *ih = (const void *)e->hdr->in_out;
 	uint32_t psz = e->hdr->ring_ent_in_out.payload_sz;
-	size_t fixed;
+	ssize_t fixed = ring_req_fixed(ih->len, psz, e->payload_len,
+				       q->reqbuf_len);
 	struct req r;
 
 	e->unique = ih->unique;
-	if (ih->len < sizeof(*ih) || psz > e->payload_len ||
-	    psz > ih->len - sizeof(*ih) ||
-	    (fixed = ih->len - sizeof(*ih) - psz) > FUSE_URING_OP_IN_OUT_SZ ||
-	    sizeof(*ih) + fixed + psz > q->reqbuf_len) {
+	if (fixed < 0) {
 		STAT_INC(malformed);
 		log_warn_rl("queue %u: ring request of opcode %u, length %u, "
 			    "payload %u: inconsistent", q->qid, ih->opcode,

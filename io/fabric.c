@@ -321,6 +321,62 @@ static int post_backoff(struct fab *f, unsigned *n, uint64_t deadline)
 	return 0;
 }
 
+/* One data transfer to post: a send (injected or not) or an RMA read. */
+struct post {
+	enum { POST_INJECT, POST_SEND, POST_READ } how;
+	void *buf;
+	size_t len;
+	void *desc;
+	uint64_t addr;
+	uint64_t raddr, key; /* POST_READ */
+	void *ctx;
+};
+
+static ssize_t post_once(struct fab *f, const struct post *p)
+{
+	fi_addr_t a = (fi_addr_t)p->addr;
+
+	switch (p->how) {
+	case POST_INJECT:
+		return fi_inject(f->ep, p->buf, p->len, a);
+	case POST_SEND:
+		return fi_send(f->ep, p->buf, p->len, p->desc, a, p->ctx);
+	case POST_READ:
+		return fi_read(f->ep, p->buf, p->len, p->desc, a, p->raddr,
+			       p->key, p->ctx);
+	}
+	return -FI_EINVAL;
+}
+
+/*
+ * Post @p, backing off while the provider has no room, until @deadline.
+ * Returns 0 once posted, else -errno (a provider error is warned).
+ */
+static int post_retry(struct fab *f, const struct post *p, uint64_t deadline)
+{
+	static const char *const name[] = { "fi_inject", "fi_send",
+					    "fi_read" };
+	unsigned n = 0;
+	ssize_t rc;
+	int ret;
+
+	for (;;) {
+		post_lock(f);
+		rc = post_once(f, p);
+		post_unlock(f);
+		if (rc != -FI_EAGAIN)
+			break;
+		ret = post_backoff(f, &n, deadline);
+		if (ret)
+			return ret;
+	}
+	if (!rc)
+		return 0;
+	fab_warn(f, "%s(%zu bytes): %s", name[p->how], p->len,
+		 fi_strerror((int)-rc));
+	return fab_errno((int)rc);
+}
+
 /* ------------------------------------------------------------------ */
 /* operations: posted by callers, completed by the progress thread      */
 
@@ -613,9 +669,10 @@ int fab_send(struct fab *f, uint64_t addr, void *buf, size_t len,
 	struct fab_msg *m = container_of(buf, struct fab_msg, data);
 	uint64_t deadline = deadline_of(timeout_ms);
 	bool inject = len <= f->inject_size;
-	unsigned n = 0;
+	struct post p = { .how = inject ? POST_INJECT : POST_SEND,
+			  .buf = m->data, .len = len, .desc = m->desc,
+			  .addr = addr, .ctx = &m->op.c.fctx };
 	bool owned;
-	ssize_t rc;
 	int ret;
 
 	if (len > m->cap) {
@@ -625,25 +682,7 @@ int fab_send(struct fab *f, uint64_t addr, void *buf, size_t len,
 	ret = op_start(f, &m->op);
 	if (ret)
 		goto out_put;
-	for (;;) {
-		post_lock(f);
-		if (inject)
-			rc = fi_inject(f->ep, m->data, len, (fi_addr_t)addr);
-		else
-			rc = fi_send(f->ep, m->data, len, m->desc,
-				     (fi_addr_t)addr, &m->op.c.fctx);
-		post_unlock(f);
-		if (rc != -FI_EAGAIN)
-			break;
-		ret = post_backoff(f, &n, deadline);
-		if (ret)
-			break;
-	}
-	if (rc != -FI_EAGAIN && rc) {
-		ret = fab_errno((int)rc);
-		fab_warn(f, "fi_send(%zu bytes): %s", len,
-			 fi_strerror((int)-rc));
-	}
+	ret = post_retry(f, &p, deadline);
 	if (ret || inject) {
 		/* not posted, or copied out by the provider: no completion */
 		op_unpost(f, &m->op);
@@ -675,15 +714,16 @@ int fab_read(struct fab *f, uint64_t addr, void *local, size_t len,
 	     struct fab_mr *lmr, uint64_t raddr, uint64_t key, int timeout_ms)
 {
 	uint64_t deadline = deadline_of(timeout_ms);
+	struct post p = { .how = POST_READ, .buf = local, .len = len,
+			  .addr = addr, .raddr = raddr, .key = key };
 	struct fab_op *op;
-	unsigned n = 0;
 	bool owned;
-	ssize_t rc;
 	int ret;
 
 	if (!lmr || (const char *)local < lmr->base ||
 	    (const char *)local + len > lmr->base + lmr->len)
 		return -EINVAL;
+	p.desc = fi_mr_desc(lmr->mr);
 	op = malloc(sizeof(*op));
 	if (!op) {
 		ret = -ENOMEM;
@@ -695,22 +735,8 @@ int fab_read(struct fab *f, uint64_t addr, void *local, size_t len,
 	ret = op_start(f, op);
 	if (ret)
 		goto out_destroy;
-	for (;;) {
-		post_lock(f);
-		rc = fi_read(f->ep, local, len, fi_mr_desc(lmr->mr),
-			     (fi_addr_t)addr, raddr, key, &op->c.fctx);
-		post_unlock(f);
-		if (rc != -FI_EAGAIN)
-			break;
-		ret = post_backoff(f, &n, deadline);
-		if (ret)
-			break;
-	}
-	if (rc != -FI_EAGAIN && rc) {
-		ret = fab_errno((int)rc);
-		fab_warn(f, "fi_read(%zu bytes): %s", len,
-			 fi_strerror((int)-rc));
-	}
+	p.ctx = &op->c.fctx;
+	ret = post_retry(f, &p, deadline);
 	if (ret) {
 		op_unpost(f, op);
 		goto out_destroy;

@@ -469,3 +469,40 @@ Test(ops, survives_random_requests)
 		cr_assert_neq(e.nodeid, 0);
 	}
 }
+
+/*
+ * FUSE-over-io_uring: the header's length and the entry's payload size must
+ * agree before a ring request is rebuilt; one that does not is answered
+ * EINVAL (queue_serve), not read past its buffers.
+ */
+Test(ops, checks_a_ring_request_against_its_entry)
+{
+	const uint32_t hdr = sizeof(struct fuse_in_header);
+	const size_t area = 4096, buf = 8192;
+
+	/* a READ: 40 bytes of fuse_read_in, no payload */
+	cr_assert_eq(ring_req_fixed(hdr + 40, 0, area, buf), 40);
+	/* a LOOKUP: no fixed part, the name as payload */
+	cr_assert_eq(ring_req_fixed(hdr + 6, 6, area, buf), 0);
+	/* fixed part and payload */
+	cr_assert_eq(ring_req_fixed(hdr + 16 + 100, 100, area, buf), 16);
+	/* the fixed part may fill the entry's op_in area, not more */
+	cr_assert_eq(ring_req_fixed(hdr + FUSE_URING_OP_IN_OUT_SZ, 0, area,
+				    buf), FUSE_URING_OP_IN_OUT_SZ);
+	cr_assert_eq(ring_req_fixed(hdr + FUSE_URING_OP_IN_OUT_SZ + 1, 0, area,
+				    buf), -EINVAL);
+	/* shorter than its header */
+	cr_assert_eq(ring_req_fixed(hdr - 1, 0, area, buf), -EINVAL);
+	cr_assert_eq(ring_req_fixed(0, 0, area, buf), -EINVAL);
+	/* a payload larger than the header's length says */
+	cr_assert_eq(ring_req_fixed(hdr + 10, 11, area, buf), -EINVAL);
+	/* a payload larger than the entry's payload area */
+	cr_assert_eq(ring_req_fixed(hdr + area + 1, area + 1, area, buf * 2),
+		     -EINVAL);
+	cr_assert_eq(ring_req_fixed(hdr + area, area, area, buf), 0);
+	/* the whole request larger than the request buffer */
+	cr_assert_eq(ring_req_fixed(hdr + 8 + area, area, area,
+				    hdr + 8 + area - 1), -EINVAL);
+	cr_assert_eq(ring_req_fixed(UINT32_MAX, UINT32_MAX - hdr, SIZE_MAX,
+				    buf), -EINVAL);
+}
