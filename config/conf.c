@@ -199,6 +199,14 @@ const struct param conf_params[] = {
 			"next block, by the worker that served the read",
 	},
 	{
+		.key = "io.dir_fds", .opt = "dir-fds",
+		.type = PARAM_UINT, .off = FIELD(dir_fds),
+		.def = "4096", .arg = "N", .min = 0, .max = 1 << 20,
+		.help = "backing directories kept open (O_PATH, for the "
+			"entry timeout) so that a name is looked up in its "
+			"parent, not by walking its whole path; 0 = walk",
+	},
+	{
 		.key = "kernel.max_pages_limit",
 		.opt = "kernel-max-pages-limit",
 		.type = PARAM_UINT, .off = FIELD(kernel_max_pages_limit),

@@ -95,6 +95,7 @@ struct conf {
 	unsigned uring_depth;    /* io_uring queue depth per worker */
 	bool backing_direct;     /* large files' blocks read with O_DIRECT */
 	unsigned fetch_ahead;    /* blocks fetched ahead of a sequential reader */
+	unsigned dir_fds;        /* backing directory descriptors kept */
 
 	/*
 	 * kernel: applied before start by canopy-tunables (canopyd

@@ -92,6 +92,7 @@ struct stats {
 	counter_t backing_bytes;
 	counter_t backing_direct_reads;
 	counter_t backing_stats;
+	counter_t backing_dir_opens; /* directory descriptors kept by the view */
 	counter_t backing_readdirs;
 	counter_t passthrough_opens;
 	counter_t cached_opens;
@@ -177,11 +178,31 @@ struct view {
 	char *mnt;       /* realpath of the mount point */
 	size_t mntlen;
 	int mnt_fd;      /* O_PATH fd of the directory under the mount */
+	struct dircache *dirs; /* NULL: every path is walked whole */
 };
 
 int view_init(struct view *v, char **exports, size_t nexports,
 	      const char *mnt);
 void view_fini(struct view *v);
+/*
+ * Resolve paths below an export in their parent directory: up to @max
+ * O_PATH descriptors of backing directories are kept, each for @ttl_ns
+ * (then opened again, so that a directory replaced on the backing store is
+ * seen after the attribute timeout, as a replaced file is). On a parallel
+ * file system each component of a path walk can cost a metadata operation;
+ * this makes a LOOKUP, an OPEN or a READLINK one component.
+ */
+int view_dirs_enable(struct view *v, unsigned max, uint64_t ttl_ns);
+/* Close every kept descriptor (canopyctl drop-caches). */
+void view_dirs_drop(const struct view *v);
+struct vdir;
+/*
+ * A descriptor of directory @dir (an export or below one) to resolve its
+ * names in, kept by the view; -errno when there is none to give (no
+ * dircache, not below an export, under the mount point). Put *ref back.
+ */
+int view_dir_get(const struct view *v, const char *dir, struct vdir **ref);
+void view_dir_put(const struct view *v, struct vdir *ref);
 enum view_kind view_classify(const struct view *v, const char *path);
 /*
  * The names shown in virtual directory @path: the next component of each

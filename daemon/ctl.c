@@ -318,6 +318,7 @@ static bool ctl_serve(struct canopy *cp, int fd)
 		} else {
 			cache_drop_all(cp->cache);
 			meta_drop_all();
+			view_dirs_drop(&cp->view);
 			out = strdup("ok\n");
 		}
 	} else if (!strncmp(cmd, "prefetch ", 9)) {

@@ -219,6 +219,30 @@ static void raise_nofile(void)
 	}
 }
 
+/* How long the view keeps a directory descriptor: as the kernel a name. */
+static uint64_t dir_fds_ttl_ns(const struct conf *c)
+{
+	double t = c->entry_timeout < c->attr_timeout ? c->entry_timeout :
+							 c->attr_timeout;
+
+	return t > 0 ? (uint64_t)(t * 1e9) : 0;
+}
+
+/*
+ * Directory descriptors the view keeps (io.dir_fds), at most a quarter of
+ * the descriptors this process may open; none when names are not cached.
+ */
+static unsigned dir_fds_max(const struct conf *c)
+{
+	struct rlimit rl;
+	unsigned n = c->dir_fds;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    n > rl.rlim_cur / 4)
+		n = (unsigned)(rl.rlim_cur / 4);
+	return dir_fds_ttl_ns(c) ? n : 0;
+}
+
 /*
  * Without -f: fork; the parent waits until the child reports ready (exit 0)
  * or failure (its exit code). Returns the fd the child reports on, or -1.
@@ -479,6 +503,10 @@ int main(int argc, char **argv)
 	ret = view_init(&cp->view, conf.exports, conf.nexports, mnt);
 	if (ret)
 		fail(ready_fd, 1, "mount point %s: %s", mnt, strerror(-ret));
+	ret = view_dirs_enable(&cp->view, dir_fds_max(&conf),
+			       dir_fds_ttl_ns(&conf));
+	if (ret)
+		fail(ready_fd, 1, "out of memory");
 	ret = nodes_init("/", view_classify(&cp->view, "/"));
 	if (ret)
 		fail(ready_fd, 1, "out of memory");

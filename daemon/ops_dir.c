@@ -248,7 +248,12 @@ static void plus_statx(struct worker *w, struct handle *h, size_t n,
 	size_t *idx = calloc(n, sizeof(*idx)), nb = 0, i;
 	struct statx *bstx = calloc(n, sizeof(*bstx));
 	int *bres = calloc(n, sizeof(*bres));
+	struct vdir *ref = NULL;
+	int dfd = -1;
 
+	/* names in the directory's kept descriptor, else whole paths */
+	if (h->node->kind == VIEW_REAL && !w->cp->peers)
+		dfd = view_dir_get(v, h->node->path, &ref);
 	for (i = 0; i < n; i++) {
 		const char *rel;
 		int dirfd;
@@ -262,28 +267,31 @@ static void plus_statx(struct worker *w, struct handle *h, size_t n,
 			continue;
 		}
 		view_at(v, paths[i], &dirfd, &rel);
-		if (!batch || !idx || !bstx || !bres || dirfd != AT_FDCWD ||
+		if (!batch || !idx || !bstx || !bres ||
+		    (dirfd != AT_FDCWD && dfd < 0) ||
 		    h->node->kind != VIEW_REAL) {
 			/* under the mount point, or above the exports */
 			res[i] = view_statx(v, paths[i], &stx[i]);
 			continue;
 		}
-		batch[nb] = paths[i];
+		batch[nb] = dfd >= 0 ? strrchr(paths[i], '/') + 1 : paths[i];
 		idx[nb++] = i;
 	}
 	if (nb) {
 		STAT_ADD(backing_stats, nb);
-		if (uring_statx_many(w->ring, AT_FDCWD, batch, nb,
-				     AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+		if (uring_statx_many(w->ring, dfd >= 0 ? dfd : AT_FDCWD, batch,
+				     nb, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
 				     STATX_BASIC_STATS, bstx, bres) < 0) {
 			for (i = 0; i < nb; i++)
-				bres[i] = view_statx(v, batch[i], &bstx[i]);
+				bres[i] = view_statx(v, paths[idx[i]],
+						     &bstx[i]);
 		}
 		for (i = 0; i < nb; i++) {
 			res[idx[i]] = bres[i];
 			stx[idx[i]] = bstx[i];
 		}
 	}
+	view_dir_put(v, ref);
 	free(batch);
 	free(idx);
 	free(bstx);

@@ -165,6 +165,7 @@ Test(conf, table_has_one_entry_per_field_with_unique_names)
 		offsetof(struct conf, uring_depth),
 		offsetof(struct conf, backing_direct),
 		offsetof(struct conf, fetch_ahead),
+		offsetof(struct conf, dir_fds),
 		offsetof(struct conf, kernel_max_pages_limit),
 		offsetof(struct conf, kernel_enable_uring),
 		offsetof(struct conf, provider),

@@ -391,7 +391,7 @@ Test(topology, lists_the_valid_keys_when_no_name_is_close)
 		   "fuse, io, kernel, transport, control, log, node");
 	load_fails("{\"io\": {\"depth_of_ring\": 1}}", -EINVAL,
 		   ":1: unknown key \"io.depth_of_ring\"; \"io\" takes "
-		   "uring_depth, backing_direct, fetch_ahead");
+		   "uring_depth, backing_direct, fetch_ahead, dir_fds");
 }
 
 Test(topology, rejects_a_dotted_key_written_flat)
