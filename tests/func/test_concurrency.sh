@@ -8,7 +8,9 @@
 # with direct_io, so every byte canopyd reads from it is a read() of the
 # bindfs process, counted in its /proc/PID/io. And 8 processes reading the
 # same 2,000 cold small files at once: each file is opened and read from
-# the backing store once.
+# the backing store once. And 8 processes over 40 directories of 25 files
+# with only 2 directory descriptors kept (io.dir_fds), so that they are
+# evicted while in use: right bytes, each file opened once.
 . "$(dirname "$0")/lib.sh"
 canopy_init
 
@@ -112,6 +114,56 @@ if [ -n "$BPID" ]; then
 		"backing.bytes delta for the bindfs-backed file"
 fi
 
+canopy_stop "$DPID"
+assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
+
+check "8 processes over 40 directories, 2 directory descriptors kept"
+# the view's kept descriptors are evicted and opened again while other
+# threads use them (io.dir_fds 2)
+$PY -c '
+import os, sys
+for d in range(40):
+    os.makedirs(os.path.join(sys.argv[1], "d%02d" % d, "sub"))
+    for i in range(25):
+        with open(os.path.join(sys.argv[1], "d%02d" % d, "sub",
+                               "f%02d" % i), "wb") as f:
+            f.write(("%d/%d\n" % (d, i)).encode() * (1 + i))
+' "$B/dirs"
+canopy_start dirs --export "$B" --dir-fds 2
+stats_save "$T/d0.json"
+$PY - "$MNT$B/dirs" "$B/dirs" <<'EOF' || fail "a reader over 40 directories got wrong bytes or errors"
+import multiprocessing as mp, os, random, sys
+
+def work(k, view, back, paths):
+    order = list(paths)
+    random.Random(k).shuffle(order)
+    for p in order:
+        try:
+            st = os.stat(os.path.join(view, p))
+            with open(os.path.join(view, p), "rb") as f:
+                got = f.read()
+        except OSError as e:
+            return "reader %d: %s: %s" % (k, p, e)
+        with open(os.path.join(back, p), "rb") as f:
+            if got != f.read() or st.st_size != len(got):
+                return "reader %d: %s: wrong bytes" % (k, p)
+    return None
+
+view, back = sys.argv[1], sys.argv[2]
+paths = [os.path.relpath(os.path.join(d, n), back)
+         for d, _, ns in os.walk(back) for n in ns]
+with mp.Pool(8) as pool:
+    errs = [e for e in pool.starmap(work, [(k, view, back, paths)
+                                           for k in range(8)]) if e]
+sys.exit("; ".join(errs[:3]) if errs else 0)
+EOF
+stats_save "$T/d1.json"
+say "  backing.dir_opens: +$(delta backing.dir_opens "$T/d0.json" "$T/d1.json")," \
+	"backing.opens: +$(delta backing.opens "$T/d0.json" "$T/d1.json")"
+assert_eq "$(delta backing.opens "$T/d0.json" "$T/d1.json")" 1000 \
+	"backing.opens delta for 8 readers of 1,000 files"
+assert_int "$(delta backing.dir_opens "$T/d0.json" "$T/d1.json") -gt 81" \
+	"no directory descriptor was opened again (evicted)"
 canopy_stop "$DPID"
 assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
 say "ok"
