@@ -139,9 +139,10 @@ class Targets:
     # (b) -------------------------------------------------------------
     def cold_read(self):
         """bindfs, canopy and native, interleaved, each after the page
-        cache was dropped; and, as a diagnosis, the backing device's
-        ceiling for canopy's way of fetching: O_DIRECT reads of a block
-        (4 MiB), 16 in flight (io.fetch_ahead)."""
+        cache was dropped; and, as a diagnosis, fio reading the backing
+        file the way canopy fetches it: O_DIRECT reads of a block (4 MiB),
+        16 in flight (io.fetch_ahead). It runs first in each repeat, so it
+        is not a ceiling: the host's own cache may favour what follows."""
         ctx, big = self.ctx, self.big
         root = os.path.dirname(big)
         res = {"native": [], "bindfs": [], "canopy": [], "device": []}
@@ -175,8 +176,8 @@ class Targets:
                      "MB/s", 1.5, detail=f"native cold: "
                      f"{median(res['native']):.0f} MB/s; canopy {detail}")
         self.verdict("b", "diagnosis: the backing file read with O_DIRECT, "
-                     "4 MiB reads, 16 in flight (the device's ceiling for "
-                     "canopy's fetches)", median(res["canopy"]), "device",
+                     "4 MiB reads, 16 in flight (canopy's fetch pattern, "
+                     "measured first)", median(res["canopy"]), "device",
                      median(res["device"]), "MB/s", None)
 
     # (c) -------------------------------------------------------------
