@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""N processes stat, open and read every file of a directory of small files
+"""N processes stat, open and read every file below a directory of small files
 at the same time, each in its own shuffled order (what N ranks importing
 the same packages do).
 
@@ -34,7 +34,9 @@ def work(k, view, back, names, barrier):
 
 def main():
     view, back, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    names = sorted(os.listdir(back))
+    # every file below BACKING_DIR, by its path relative to it
+    names = sorted(os.path.relpath(os.path.join(d, f), back)
+                   for d, _, fs in os.walk(back) for f in fs)
     barrier = mp.Manager().Barrier(n)
     with mp.Pool(n) as pool:
         errs = [e for e in pool.starmap(

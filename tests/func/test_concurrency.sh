@@ -131,32 +131,8 @@ for d in range(40):
 ' "$B/dirs"
 canopy_start dirs --export "$B" --dir-fds 2
 stats_save "$T/d0.json"
-$PY - "$MNT$B/dirs" "$B/dirs" <<'EOF' || fail "a reader over 40 directories got wrong bytes or errors"
-import multiprocessing as mp, os, random, sys
-
-def work(k, view, back, paths):
-    order = list(paths)
-    random.Random(k).shuffle(order)
-    for p in order:
-        try:
-            st = os.stat(os.path.join(view, p))
-            with open(os.path.join(view, p), "rb") as f:
-                got = f.read()
-        except OSError as e:
-            return "reader %d: %s: %s" % (k, p, e)
-        with open(os.path.join(back, p), "rb") as f:
-            if got != f.read() or st.st_size != len(got):
-                return "reader %d: %s: wrong bytes" % (k, p)
-    return None
-
-view, back = sys.argv[1], sys.argv[2]
-paths = [os.path.relpath(os.path.join(d, n), back)
-         for d, _, ns in os.walk(back) for n in ns]
-with mp.Pool(8) as pool:
-    errs = [e for e in pool.starmap(work, [(k, view, back, paths)
-                                           for k in range(8)]) if e]
-sys.exit("; ".join(errs[:3]) if errs else 0)
-EOF
+$PY "$FUNC_DIR/smallreaders.py" "$MNT$B/dirs" "$B/dirs" 8 ||
+	fail "a reader over 40 directories got wrong bytes or errors"
 stats_save "$T/d1.json"
 say "  backing.dir_opens: +$(delta backing.dir_opens "$T/d0.json" "$T/d1.json")," \
 	"backing.opens: +$(delta backing.opens "$T/d0.json" "$T/d1.json")"
