@@ -880,8 +880,10 @@ int cache_obj_backing_fd(struct cache_obj *o, const struct view *v,
 
 	/* one thread opens, the others wait: the backing store sees one open */
 	pthread_mutex_lock(&c->lock);
-	while (o->backing_opening)
+	while (o->backing_opening) {
+		chan_may_block(); /* another thread opens it */
 		pthread_cond_wait(&c->open_cond, &c->lock);
+	}
 	fd = o->backing_fd;
 	if (fd < 0)
 		o->backing_opening = true;

@@ -114,6 +114,8 @@ struct stats {
 	counter_t reply_splices;  /* READ replies spliced from cache files */
 	counter_t reply_copies;   /* READ replies copied from cache files */
 	counter_t polled;         /* /dev/fuse requests a polling worker took */
+	counter_t unparks;        /* parked /dev/fuse workers woken to read */
+	counter_t parked;         /* /dev/fuse workers parked now (a gauge) */
 	counter_t uring_requests; /* requests that came over io_uring */
 	counter_t uring_handoffs; /* of them, answered by another thread */
 	counter_t nodes;          /* gauge */
@@ -450,6 +452,8 @@ struct worker {
 	struct uring *ring;
 	struct cache_wait *ready; /* woken continuations to run */
 	struct fab_mr *mr;   /* buf registered with the transport, or NULL */
+	bool covered;        /* this request woke a parked worker already */
+	unsigned streak;     /* requests in a row that were already queued */
 };
 
 /* What INIT negotiated; written once by the INIT handler. */
@@ -485,6 +489,12 @@ struct canopy {
 	pthread_cond_t cond;     /* signalled when INIT is done */
 	atomic_bool stopping;
 	atomic_bool polling;     /* a /dev/fuse worker is polling (poll_us) */
+	atomic_uint readers;     /* /dev/fuse workers in read() or polling */
+	atomic_uint parked;      /* /dev/fuse workers parked (chan.c) */
+	atomic_uint park_seq;    /* futex word: bumped to wake a parked one */
+	atomic_bool chan_ending; /* a worker saw the connection end */
+	atomic_ulong taken;      /* /dev/fuse requests read, for chan_tick() */
+	unsigned long tick_taken; /* main thread's: taken at the last tick */
 	uint64_t started_ns;
 	struct peers *peers;     /* NULL on a single node */
 	struct fring *rings;     /* io_uring queues, one per possible cpu */
@@ -507,6 +517,15 @@ int chan_start(struct canopy *cp);
 int chan_wait_init(struct canopy *cp, int timeout_ms);
 void chan_unmount(struct canopy *cp);
 void chan_join(struct canopy *cp);
+/*
+ * Called by code that may wait (a backing store or network operation, or
+ * another thread's): if the calling /dev/fuse worker is the only one that
+ * would read the next request, a parked worker takes over reading. A
+ * no-op on any other thread.
+ */
+void chan_may_block(void);
+/* The main thread's periodic check that parked workers are not forgotten. */
+void chan_tick(struct canopy *cp);
 
 /*
  * FUSE-over-io_uring (chan_uring.c): once INIT negotiated it, one queue per

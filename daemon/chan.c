@@ -21,6 +21,18 @@
  * other workers sleep as before, so at most one cpu polls, and only while
  * requests keep coming.
  *
+ * Parking (with polling on): a worker asleep in read() is woken by the
+ * kernel for every request queued, even one the poller takes first, and
+ * that wakeup costs the caller more than the rest of its request. So while
+ * a worker reads or polls, the others wait in userspace (a futex) instead,
+ * where the kernel cannot see them. A parked worker is woken to read when
+ * the only reader may wait (chan_may_block(): a backing store or network
+ * operation, or another thread's), when requests were already queued each
+ * time the poller looked for several in a row, and, as a backstop, when
+ * no request was read for a whole tick of the main thread while one is
+ * being served. Served from caches, requests are answered one after the
+ * other by one hot worker; anything slow runs beside the others.
+ *
  * Shutdown: the main thread unmounts; the kernel sends DESTROY (answered by
  * a worker) and then ends the connection, so every worker's read fails with
  * ENODEV and the worker exits; the main thread joins them. If files are
@@ -32,12 +44,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define FUSE_USE_VERSION 35
@@ -264,6 +279,95 @@ static void worker_pin(struct canopy *cp, struct worker *w)
 			 cpus[w->idx % n]);
 }
 
+/* ---- parking ------------------------------------------------------------ */
+
+/* Requests in a row found already queued that call in another worker. */
+#define BACKLOG_STREAK 8
+
+static __thread struct worker *cur_worker; /* a /dev/fuse worker's own */
+
+static long futex(atomic_uint *word, int op, unsigned val)
+{
+	return syscall(SYS_futex, word, op | FUTEX_PRIVATE_FLAG, val, NULL,
+		       NULL, 0);
+}
+
+/* Wake one parked worker, if there is one, to read. */
+static void unpark_one(struct canopy *cp)
+{
+	if (!atomic_load(&cp->parked))
+		return;
+	atomic_fetch_add(&cp->park_seq, 1);
+	futex(&cp->park_seq, FUTEX_WAKE, 1);
+	STAT_INC(unparks);
+}
+
+/* Wake every parked worker, for good: the connection is ending. */
+static void unpark_all(struct canopy *cp)
+{
+	atomic_store(&cp->chan_ending, true);
+	atomic_fetch_add(&cp->park_seq, 1);
+	futex(&cp->park_seq, FUTEX_WAKE, INT_MAX);
+}
+
+/*
+ * Wait while another worker reads (parking is for polling: without it,
+ * a sleeping reader takes each request it is woken for). Returns false if
+ * the wait was interrupted to stop (chan_join()).
+ *
+ * No wakeup is lost: a worker counts itself parked before it looks at
+ * the readers, and a waker counts itself out of the readers before it
+ * looks at the parked (all sequentially consistent), so one of the two
+ * sees the other; and the futex word is read before either look.
+ */
+static bool worker_park(struct worker *w)
+{
+	struct canopy *cp = w->cp;
+
+	if (!cp->conf->poll_us || cp->nworkers < 2)
+		return true;
+	for (;;) {
+		unsigned seq = atomic_load(&cp->park_seq);
+		bool stop = false;
+
+		if (!atomic_load(&cp->readers) ||
+		    atomic_load(&cp->chan_ending))
+			return true;
+		atomic_fetch_add(&cp->parked, 1);
+		STAT_INC(parked);
+		if (atomic_load(&cp->readers) &&
+		    !atomic_load(&cp->chan_ending) &&
+		    futex(&cp->park_seq, FUTEX_WAIT, seq) < 0 && errno == EINTR)
+			stop = atomic_load(&cp->stopping);
+		STAT_SUB(parked, 1);
+		atomic_fetch_sub(&cp->parked, 1);
+		if (stop)
+			return false;
+	}
+}
+
+void chan_may_block(void)
+{
+	struct worker *w = cur_worker;
+
+	if (!w || w->covered)
+		return;
+	w->covered = true;
+	if (!atomic_load(&w->cp->readers))
+		unpark_one(w->cp);
+}
+
+void chan_tick(struct canopy *cp)
+{
+	unsigned long taken = atomic_load(&cp->taken);
+
+	/* a request served for a whole tick, with nobody reading */
+	if (taken == cp->tick_taken && !atomic_load(&cp->readers) &&
+	    atomic_load(&cp->parked))
+		unpark_one(cp);
+	cp->tick_taken = taken;
+}
+
 /*
  * Poll @w's fd for the next request for up to fuse.poll_us, if no other
  * worker is polling. Returns its length; 0 when none came (or another
@@ -285,9 +389,19 @@ static ssize_t worker_poll(struct worker *w)
 		return 0;
 	}
 	end = now_ns() + cp->conf->poll_us * 1000ULL;
-	do
+	n = read(w->fd, w->reqbuf, w->reqbuf_len);
+	if (n > 0) {
+		/* queued while the last one was served: more than one
+		 * worker's worth, if it keeps happening */
+		if (++w->streak >= BACKLOG_STREAK) {
+			w->streak = 0;
+			unpark_one(cp);
+		}
+	} else {
+		w->streak = 0;
+	}
+	while (n < 0 && errno == EAGAIN && now_ns() < end)
 		n = read(w->fd, w->reqbuf, w->reqbuf_len);
-	while (n < 0 && errno == EAGAIN && now_ns() < end);
 	e = errno;
 	fcntl(w->fd, F_SETFL, fl);
 	atomic_store(&cp->polling, false);
@@ -302,13 +416,21 @@ static ssize_t worker_poll(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	struct canopy *cp = w->cp;
 
-	worker_pin(w->cp, w);
+	worker_pin(cp, w);
+	cur_worker = w;
 	for (;;) {
-		ssize_t n = worker_poll(w);
+		ssize_t n;
 
+		if (!worker_park(w))
+			break; /* interrupted by chan_join() */
+		atomic_fetch_add(&cp->readers, 1);
+		n = worker_poll(w);
 		if (n == 0)
 			n = read(w->fd, w->reqbuf, w->reqbuf_len);
+		atomic_fetch_sub(&cp->readers, 1);
+		w->covered = false;
 
 		if (n < 0) {
 			int e = errno;
@@ -323,10 +445,13 @@ static void *worker_main(void *arg)
 				strerror(e));
 			break;
 		}
+		atomic_fetch_add_explicit(&cp->taken, 1, memory_order_relaxed);
 		ops_dispatch(w, w->reqbuf, n);
 		worker_run_ready(w);
 	}
+	unpark_all(cp); /* the others read, and see the end themselves */
 	worker_run_ready(w);
+	cur_worker = NULL;
 	return NULL;
 }
 

@@ -341,6 +341,7 @@ static bool main_tick(struct canopy *cp, int ms)
 		return true;
 	}
 	notify_watchdog();
+	chan_tick(cp);
 	return false;
 }
 

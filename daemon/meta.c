@@ -190,6 +190,7 @@ static bool slot_acquire_locked(struct slot *s)
 		}
 		if (s->state != SLOT_BUSY)
 			break;
+		chan_may_block(); /* another thread resolves it */
 		pthread_cond_wait(&meta.cond, &meta.lock);
 	}
 	s->state = SLOT_BUSY;

@@ -251,6 +251,7 @@ static void plus_statx(struct worker *w, struct handle *h, size_t n,
 	struct vdir *ref = NULL;
 	int dfd = -1;
 
+	chan_may_block(); /* statx of the backing entries */
 	/* names in the directory's kept descriptor, else whole paths */
 	if (h->node->kind == VIEW_REAL && !w->cp->peers)
 		dfd = view_dir_get(v, h->node->path, &ref);

@@ -408,6 +408,7 @@ static void read_direct(struct req *r, int fd, uint64_t off, uint32_t size)
 
 	if (size > w->buf_len)
 		size = w->buf_len;
+	chan_may_block();
 	n = uring_read(w->ring, fd, w->buf, size, off);
 	if (n < 0) {
 		reply_err(r, (int)n);

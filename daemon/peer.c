@@ -387,6 +387,7 @@ int peer_ping(struct peers *ps, uint32_t to)
 	len = wire_encode_ping(msg, sizeof(msg), &h);
 	if (len < 0)
 		return (int)len;
+	chan_may_block(); /* a network round trip at least */
 	peer_cond_init_mono(&c.cond);
 	ret = peer_call_send(ps, to, msg, len, &c);
 	if (!ret && !peer_call_wait(ps, &c, ps->timeout_ns) && !peer_call_cancel(ps, &c))

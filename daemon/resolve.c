@@ -90,6 +90,7 @@ static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
 	int bfd, cfd, ret;
 
 	len = id->size - off < bs ? id->size - off : bs;
+	chan_may_block();
 	if (w->cp->peers) {
 		ret = peers_fetch_block(w, o, b, len);
 		if (ret != -EREMOTE)
@@ -218,6 +219,7 @@ int resolve_range_wait(struct worker *w, struct cache_obj *o, uint64_t off,
 		worker_run_ready(w);
 		if (ret != CACHE_PARKED)
 			break;
+		chan_may_block();
 		pthread_mutex_lock(&sw.lock);
 		while (!sw.done)
 			pthread_cond_wait(&sw.cond, &sw.lock);

@@ -422,6 +422,7 @@ static int open_dir(const struct view *v, const char *dir)
 	int dirfd, fd;
 
 	at_parent(v, dir, &dirfd, &rel, &ref);
+	chan_may_block();
 	fd = openat(dirfd, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		fd = -errno;
@@ -486,6 +487,7 @@ int view_statx(const struct view *v, const char *path, struct statx *stx)
 	int dirfd, flags = AT_NO_AUTOMOUNT, ret = 0;
 	struct vdir *ref;
 
+	chan_may_block();
 	if (!view_follows(v, path))
 		flags |= AT_SYMLINK_NOFOLLOW;
 	at_parent(v, path, &dirfd, &rel, &ref);
@@ -508,6 +510,7 @@ int view_open(const struct view *v, const char *path, int flags)
 	struct vdir *ref;
 	int dirfd, fd;
 
+	chan_may_block();
 	at_parent(v, path, &dirfd, &rel, &ref);
 	fd = openat(dirfd, rel, flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 	if (fd < 0)
@@ -524,6 +527,7 @@ ssize_t view_readlink(const struct view *v, const char *path, char *buf,
 	ssize_t n;
 	int dirfd;
 
+	chan_may_block();
 	at_parent(v, path, &dirfd, &rel, &ref);
 	n = readlinkat(dirfd, rel, buf, len);
 	if (n < 0)
@@ -542,6 +546,7 @@ ssize_t view_xattr(const struct view *v, const char *path, const char *name,
 	view_at(v, path, &dirfd, &rel);
 	if (dirfd != AT_FDCWD) /* under the mount point: shown bare */
 		return name ? -ENODATA : 0;
+	chan_may_block();
 	n = name ? lgetxattr(path, name, buf, len) : llistxattr(path, buf, len);
 	return n < 0 ? -errno : n;
 }
@@ -551,6 +556,7 @@ int view_statfs(const struct view *v, const char *path, struct statvfs *sv)
 	const char *rel;
 	int dirfd, fd, ret = 0;
 
+	chan_may_block();
 	view_at(v, path, &dirfd, &rel);
 	fd = openat(dirfd, rel, O_PATH | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
