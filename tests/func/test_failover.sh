@@ -12,7 +12,8 @@
 #  (c) a new chain started in reverse order, children first and each parent
 #      a second later, with a read started on n3 before its parents exist:
 #      the bytes are right and no node counts a failover, since each parent
-#      comes up within the timeout (2 s here) for which a node retries sends
+#      comes up within the timeout ($CANOPY_PEER_TIMEOUT: 2 s, 10 under the
+#      sanitizers, whose start-up is slower) for which a node retries sends
 #      to a peer it has never heard from.
 . "$(dirname "$0")/lib.sh"
 canopy_init
@@ -171,7 +172,7 @@ canopy_tree_stop
 check "(c) children first, each parent a second later, a read waiting"
 CHAIN_GAP=${CHAIN_GAP:-1}
 canopy_tree_start --dir reverse --order n3 3 exports="$B" roots=n1 \
-	fanout=1 mode=rma timeout=2 auth="$KEY"
+	fanout=1 mode=rma timeout="$CANOPY_PEER_TIMEOUT" auth="$KEY"
 t0=$(date +%s%N)
 reader "${NODE_MNT[n3]}$B/fc" "$(sha "$B/fc")" >"$T/c.out" 2>&1 &
 RPID=$!
