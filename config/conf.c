@@ -165,6 +165,14 @@ const struct param conf_params[] = {
 		.help = "requests in flight per cpu queue over io_uring",
 	},
 	{
+		.key = "fuse.uring_threads", .opt = "uring-threads",
+		.type = PARAM_UINT, .off = FIELD(uring_threads),
+		.def = "1", .arg = "N", .min = 1, .max = 64,
+		.help = "threads per cpu queue over io_uring, sharing its "
+			"entries; with one entry each, a request that waits "
+			"on the backing store holds up no other",
+	},
+	{
 		.key = "fuse.uring_batch", .opt = "uring-batch",
 		.type = PARAM_BOOL, .off = FIELD(uring_batch),
 		.def = "true", .arg = "BOOL",

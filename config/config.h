@@ -88,6 +88,7 @@ struct conf {
 	bool cold_direct_io;     /* incomplete large files: FOPEN_DIRECT_IO */
 	bool fuse_uring;         /* requests over io_uring when offered */
 	unsigned uring_entries;  /* io_uring requests in flight per cpu */
+	unsigned uring_threads;  /* io_uring threads per cpu queue */
 	bool uring_batch;        /* io_uring threads SCHED_BATCH */
 	unsigned readahead_kb;   /* mount bdi read_ahead_kb; 0 = match max_read */
 

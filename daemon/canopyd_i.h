@@ -497,9 +497,9 @@ struct canopy {
 	unsigned long tick_taken; /* main thread's: taken at the last tick */
 	uint64_t started_ns;
 	struct peers *peers;     /* NULL on a single node */
-	struct fring *rings;     /* io_uring queues, one per possible cpu */
+	struct fring *rings;     /* io_uring threads: uring_threads per cpu */
 	unsigned nrings;
-	atomic_uint rings_live;  /* queues serving requests */
+	atomic_uint rings_live;  /* io_uring threads serving requests */
 	char uring_why[96];      /* why not, when io_uring is off */
 };
 
@@ -535,6 +535,8 @@ void chan_tick(struct canopy *cp);
  * turned back to /dev/fuse. Returns the number of queues serving.
  */
 unsigned chan_uring_start(struct canopy *cp);
+/* io_uring threads per cpu queue that fuse.uring_threads gives */
+unsigned chan_uring_threads(const struct conf *c);
 /*
  * The length of the opcode's fixed part of a ring request whose header
  * says @len bytes and whose entry says @psz payload bytes; -EINVAL when the

@@ -8,7 +8,12 @@
  * answered on the cpu of the process waiting for it, with no cross-cpu
  * wake-up: that is most of a FUSE round trip on a small machine.
  *
- * Each queue has fuse.uring_entries entries. An entry is a header buffer
+ * Each queue has fuse.uring_entries entries, shared out among
+ * fuse.uring_threads threads (struct fring: one thread, its ring and its
+ * entries). A thread serves a request that waits on the backing store
+ * inline, and the kernel may hand a later request of that cpu to one of
+ * its free entries, where it waits too; with one entry per thread, a
+ * blocked thread holds only its own request. An entry is a header buffer
  * (struct fuse_uring_req_header: the in/out header, the opcode's fixed
  * part, and the payload size) and a payload buffer of max_read bytes. It is
  * registered once (FUSE_IO_URING_CMD_REGISTER); the kernel completes the
@@ -421,7 +426,8 @@ static unsigned possible_cpus(void)
 	return max ? max : 1;
 }
 
-static int queue_setup(struct canopy *cp, struct fring *q, unsigned qid)
+static int queue_setup(struct canopy *cp, struct fring *q, unsigned qid,
+		       unsigned nents, unsigned idx)
 {
 	size_t hsz = (sizeof(struct fuse_uring_req_header) + 63) & ~63UL;
 	unsigned i;
@@ -430,12 +436,12 @@ static int queue_setup(struct canopy *cp, struct fring *q, unsigned qid)
 	q->cp = cp;
 	q->qid = qid;
 	q->efd = -1;
-	q->nents = cp->conf->uring_entries;
+	q->nents = nents;
 	pthread_mutex_init(&q->lock, NULL);
 	ret = worker_setup_aux(cp, &q->w);
 	if (ret)
 		return ret;
-	q->w.idx = cp->nworkers + qid;
+	q->w.idx = cp->nworkers + idx;
 	q->w.fd = chan_clone_fd(cp->fd);
 	if (q->w.fd < 0)
 		return q->w.fd;
@@ -520,9 +526,17 @@ static void uring_give_up(struct canopy *cp, int err)
 	cp->neg.uring = false;
 }
 
+/* Threads per queue: fuse.uring_threads, each with one entry at least. */
+unsigned chan_uring_threads(const struct conf *c)
+{
+	return c->uring_threads < c->uring_entries ? c->uring_threads
+						   : c->uring_entries;
+}
+
 unsigned chan_uring_start(struct canopy *cp)
 {
-	unsigned n = possible_cpus(), i, ok = 0;
+	unsigned nq = possible_cpus(), k = chan_uring_threads(cp->conf);
+	unsigned e = cp->conf->uring_entries, n = nq * k, i, ok = 0;
 	int err = 0;
 
 	if (!cp->neg.uring)
@@ -538,7 +552,9 @@ unsigned chan_uring_start(struct canopy *cp)
 
 		q->start_lock = &cp->lock;
 		q->start_cond = &cp->cond;
-		err = queue_setup(cp, q, i);
+		/* thread i % k of queue i / k: e / k entries, one more for
+		 * the first e % k */
+		err = queue_setup(cp, q, i / k, e / k + (i % k < e % k), i);
 		if (err)
 			goto fail;
 	}
@@ -565,8 +581,8 @@ unsigned chan_uring_start(struct canopy *cp)
 	pthread_mutex_unlock(&cp->lock);
 	if (ok == n) {
 		log_info("FUSE over io_uring: %u queues of %u entries, "
-			 "%zu KiB each", n, cp->conf->uring_entries,
-			 cp->rings[0].payload_len / 1024);
+			 "%zu KiB each, %u thread%s each", nq, e,
+			 cp->rings[0].payload_len / 1024, k, k == 1 ? "" : "s");
 		return n;
 	}
 	/*

@@ -101,7 +101,8 @@ char *ctl_status(struct canopy *cp, bool json)
 			n->max_pages * 4096, n->readahead_kb,
 			n->passthrough ? "true" : "false",
 			n->splice ? "true" : "false", cp->nworkers,
-			n->uring ? atomic_load(&cp->rings_live) : 0,
+			n->uring ? atomic_load(&cp->rings_live) /
+					   chan_uring_threads(c) : 0,
 			cache_dir(cp->cache),
 			(unsigned long long)cache_capacity(cp->cache),
 			(unsigned long long)cache_block_size(cp->cache));
@@ -130,8 +131,12 @@ char *ctl_status(struct canopy *cp, bool json)
 		fprintf(f, "splice:          %s\n", yesno(n->splice));
 		fprintf(f, "threads:         %u\n", cp->nworkers);
 		if (n->uring)
-			fprintf(f, "io_uring:        %u queues of %u entries\n",
-				atomic_load(&cp->rings_live), c->uring_entries);
+			fprintf(f, "io_uring:        %u queues of %u entries, "
+				"%u thread%s each\n",
+				atomic_load(&cp->rings_live) /
+					chan_uring_threads(c),
+				c->uring_entries, chan_uring_threads(c),
+				chan_uring_threads(c) == 1 ? "" : "s");
 		else
 			fprintf(f, "io_uring:        no: %s\n", cp->uring_why);
 		fprintf(f, "flags:           ");

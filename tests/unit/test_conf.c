@@ -160,6 +160,7 @@ Test(conf, table_has_one_entry_per_field_with_unique_names)
 		offsetof(struct conf, cold_direct_io),
 		offsetof(struct conf, fuse_uring),
 		offsetof(struct conf, uring_entries),
+		offsetof(struct conf, uring_threads),
 		offsetof(struct conf, uring_batch),
 		offsetof(struct conf, readahead_kb),
 		offsetof(struct conf, uring_depth),

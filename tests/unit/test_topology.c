@@ -403,7 +403,8 @@ Test(topology, rejects_a_dotted_key_written_flat)
 		   ":1: unknown key \"fuse.a.b\"; \"fuse\" takes max_pages, "
 		   "threads, cpus, poll_us, entry_timeout, attr_timeout, "
 		   "negative_timeout, passthrough, splice, cold_direct_io, "
-		   "uring, uring_entries, uring_batch, readahead_kb");
+		   "uring, uring_entries, uring_threads, uring_batch, "
+		   "readahead_kb");
 	cr_assert_eq(c.max_pages, 4096);
 }
 
