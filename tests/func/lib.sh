@@ -87,6 +87,42 @@ alive() {
 	[ -n "$st" ] && [ "$st" != Z ]
 }
 
+# slow_pfs_start DIR MNT: a backing store whose every metadata operation
+# takes 1 s, at MNT: pfsmodel, the benchmarks' model of a parallel file
+# system (8 service slots), over DIR, which gets d1/f ("one"), d2/f
+# ("two") and empty d1/g, d2/g. It serves lookups in one directory one at
+# a time, hence two directories; its kernel caches what it looked up. It
+# is stopped at exit by unmounting it, as a FUSE server ends normally (a
+# signal makes libfuse's exit run inside its handler, which
+# ThreadSanitizer reports).
+PFSPID=
+slow_pfs_start() {
+	local dir=$1 bin
+	PFSMNT=$2
+	bin=$(dirname "$(readlink -f "$CANOPYD")")/benchmarks/pfsmodel
+	[ -x "$bin" ] || fail "no pfsmodel at $bin (make first)"
+	mkdir -p "$dir/d1" "$dir/d2" "$PFSMNT"
+	echo one >"$dir/d1/f"
+	echo two >"$dir/d2/f"
+	touch "$dir/d1/g" "$dir/d2/g"
+	"$bin" --slots=8 --meta-us=1000000 --cache-timeout=600 "$dir" \
+		"$PFSMNT" -f >"$T/logs/pfsmodel.log" 2>&1 &
+	PFSPID=$!
+	on_exit '[ -z "$PFSPID" ] || { umount "$PFSMNT" 2>/dev/null ||' \
+		'kill "$PFSPID" 2>/dev/null; wait "$PFSPID" 2>/dev/null; true; }'
+	for _ in $(seq 100); do is_mounted "$PFSMNT" && return 0; sleep 0.1; done
+	fail "pfsmodel did not mount $PFSMNT"
+}
+
+# slow_pfs_stop: unmount it; its exit status must be 0
+slow_pfs_stop() {
+	local rc=0
+	umount "$PFSMNT" || fail "cannot unmount pfsmodel at $PFSMNT"
+	wait "$PFSPID" || rc=$?
+	PFSPID=
+	assert_eq "$rc" 0 "pfsmodel's exit status"
+}
+
 # is_mounted PATH: PATH is a mount point (from mountinfo: never stats PATH,
 # which would hang on a stuck FUSE mount)
 is_mounted() {

@@ -148,25 +148,11 @@ fi
 canopy_tree_stop
 
 check "--uring-threads 4: a request waiting 1 s on the backing store holds up no other of its cpu"
-# pfsmodel, the benchmarks' model of a parallel file system, every
-# metadata operation 1 s; it serves lookups in one directory one at a
-# time, so the two files are in two directories. One thread per entry:
-# with one thread per queue, the second stat ends a second after the first
-PFSMODEL=$(dirname "$(readlink -f "$CANOPYD")")/benchmarks/pfsmodel
-[ -x "$PFSMODEL" ] || fail "no pfsmodel at $PFSMODEL (make first)"
+# a backing store whose every metadata operation takes 1 s (lib.sh). One
+# thread per entry: with one thread per queue, the second stat ends a
+# second after the first
 P=$T/pfs
-mkdir -p "$B/slow/d1" "$B/slow/d2" "$P"
-echo one >"$B/slow/d1/f"
-echo two >"$B/slow/d2/f"
-touch "$B/slow/d1/g" "$B/slow/d2/g"
-"$PFSMODEL" --slots=8 --meta-us=1000000 --cache-timeout=600 "$B/slow" "$P" \
-	-f >"$T/logs/pfsmodel.log" 2>&1 &
-PFSPID=$!
-# stopped by unmounting, as a FUSE server ends normally
-on_exit '[ -z "$PFSPID" ] || { umount "$P" 2>/dev/null ||' \
-	'kill "$PFSPID" 2>/dev/null; wait "$PFSPID" 2>/dev/null; true; }'
-for _ in $(seq 100); do is_mounted "$P" && break; sleep 0.1; done
-is_mounted "$P" || fail "pfsmodel did not mount $P"
+slow_pfs_start "$B/slow" "$P"
 canopy_start slow --export "$P" --export "$B" --uring-threads 4 \
 	--uring-entries 4
 ctl status | grep -q "^io_uring: *$cpus queues of 4 entries, 4 threads each" ||
@@ -188,11 +174,7 @@ $PY "$FUNC_DIR/readers.py" "$MNT$B/big" 16 "$want" ||
 	fail "a concurrent reader got wrong bytes with 4 threads per queue"
 canopy_stop "$DPID"
 assert_eq "$STOP_RC" 0 "exit status with 4 threads per queue"
-umount "$P" || fail "cannot unmount pfsmodel at $P"
-rc=0
-wait "$PFSPID" || rc=$?
-PFSPID=
-assert_eq "$rc" 0 "pfsmodel's exit status"
+slow_pfs_stop
 
 # stop_group PGID: SIGTERM a rerun's process group, SIGKILL after 10 s
 stop_group() {

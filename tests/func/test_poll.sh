@@ -85,26 +85,9 @@ assert_eq "$(stat_get fuse.parked)" 0 "fuse.parked"
 canopy_stop "$DPID"
 assert_eq "$STOP_RC" 0 "exit status"
 
-# A backing store whose every metadata operation takes 1 s: pfsmodel, the
-# benchmarks' model of a parallel file system, with 8 service slots. It
-# serves lookups in one directory one at a time, so the two files are in
-# two directories, which its kernel caches once looked up.
-PFSMODEL=$(dirname "$(readlink -f "$CANOPYD")")/benchmarks/pfsmodel
-[ -x "$PFSMODEL" ] || fail "no pfsmodel at $PFSMODEL (make first)"
+# a backing store whose every metadata operation takes 1 s (lib.sh)
 P=$T/pfs
-mkdir -p "$B/slow/d1" "$B/slow/d2" "$P"
-echo one >"$B/slow/d1/f"
-echo two >"$B/slow/d2/f"
-touch "$B/slow/d1/g" "$B/slow/d2/g"
-"$PFSMODEL" --slots=8 --meta-us=1000000 --cache-timeout=600 "$B/slow" "$P" \
-	-f >"$T/logs/pfsmodel.log" 2>&1 &
-PFSPID=$!
-# stopped by unmounting, as a FUSE server ends normally (a signal makes
-# libfuse's exit run inside its handler, which ThreadSanitizer reports)
-on_exit '[ -z "$PFSPID" ] || { umount "$P" 2>/dev/null ||' \
-	'kill "$PFSPID" 2>/dev/null; wait "$PFSPID" 2>/dev/null; true; }'
-for _ in $(seq 100); do is_mounted "$P" && break; sleep 0.1; done
-is_mounted "$P" || fail "pfsmodel did not mount $P"
+slow_pfs_start "$B/slow" "$P"
 
 check "--threads 4, idle: 3 workers parked while the fourth reads"
 canopy_start park --export "$P" --fuse-uring false --poll-us 10000 \
@@ -130,9 +113,5 @@ say "  the second stat ended ${gap} ms after the first (started 300 ms" \
 (($(d fuse.unparks slow) >= 1)) || fail "no parked worker was called in"
 canopy_stop "$DPID"
 assert_eq "$STOP_RC" 0 "exit status"
-umount "$P" || fail "cannot unmount pfsmodel at $P"
-rc=0
-wait "$PFSPID" || rc=$?
-PFSPID=
-assert_eq "$rc" 0 "pfsmodel's exit status"
+slow_pfs_stop
 say "ok"
