@@ -79,6 +79,7 @@ char *ctl_status(struct canopy *cp, bool json)
 {
 	const struct negotiated *n = &cp->neg;
 	const struct conf *c = cp->conf;
+	unsigned k = chan_uring_threads(c);
 	char *out = NULL, tree[256];
 	size_t len = 0, i;
 	FILE *f = open_memstream(&out, &len);
@@ -101,8 +102,7 @@ char *ctl_status(struct canopy *cp, bool json)
 			n->max_pages * 4096, n->readahead_kb,
 			n->passthrough ? "true" : "false",
 			n->splice ? "true" : "false", cp->nworkers,
-			n->uring ? atomic_load(&cp->rings_live) /
-					   chan_uring_threads(c) : 0,
+			n->uring ? atomic_load(&cp->rings_live) / k : 0,
 			cache_dir(cp->cache),
 			(unsigned long long)cache_capacity(cp->cache),
 			(unsigned long long)cache_block_size(cp->cache));
@@ -133,10 +133,8 @@ char *ctl_status(struct canopy *cp, bool json)
 		if (n->uring)
 			fprintf(f, "io_uring:        %u queues of %u entries, "
 				"%u thread%s each\n",
-				atomic_load(&cp->rings_live) /
-					chan_uring_threads(c),
-				c->uring_entries, chan_uring_threads(c),
-				chan_uring_threads(c) == 1 ? "" : "s");
+				atomic_load(&cp->rings_live) / k,
+				c->uring_entries, k, k == 1 ? "" : "s");
 		else
 			fprintf(f, "io_uring:        no: %s\n", cp->uring_why);
 		fprintf(f, "flags:           ");

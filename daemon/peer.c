@@ -352,6 +352,7 @@ bool peer_call_wait(struct peers *ps, struct call *c, uint64_t ns)
 	struct timespec ts;
 	bool done;
 
+	chan_may_block(); /* a network round trip at least */
 	abstime(deadline_in(ns), &ts);
 	pthread_mutex_lock(&ps->lock);
 	while (!c->done &&
@@ -387,7 +388,6 @@ int peer_ping(struct peers *ps, uint32_t to)
 	len = wire_encode_ping(msg, sizeof(msg), &h);
 	if (len < 0)
 		return (int)len;
-	chan_may_block(); /* a network round trip at least */
 	peer_cond_init_mono(&c.cond);
 	ret = peer_call_send(ps, to, msg, len, &c);
 	if (!ret && !peer_call_wait(ps, &c, ps->timeout_ns) && !peer_call_cancel(ps, &c))
