@@ -137,6 +137,15 @@ const struct param conf_params[] = {
 		.help = "serve cached files by FUSE passthrough (needs root)",
 	},
 	{
+		.key = "fuse.no_open", .opt = "no-open",
+		.type = PARAM_BOOL, .off = FIELD(no_open),
+		.def = "false", .arg = "BOOL",
+		.help = "answer OPEN with ENOSYS: the kernel then opens and "
+			"closes files without asking canopyd (open+read+close "
+			"near native speed), and files are read through the "
+			"FUSE page cache, never by passthrough",
+	},
+	{
 		.key = "fuse.splice", .opt = "splice",
 		.type = PARAM_BOOL, .off = FIELD(splice),
 		.def = "true", .arg = "BOOL",

@@ -84,6 +84,7 @@ struct conf {
 	double attr_timeout;     /* seconds */
 	double negative_timeout; /* seconds; 0 disables negative entries */
 	bool passthrough;        /* use FUSE passthrough when allowed */
+	bool no_open;            /* OPEN answers ENOSYS: the kernel opens */
 	bool splice;             /* splice READ replies from cache files */
 	bool cold_direct_io;     /* incomplete large files: FOPEN_DIRECT_IO */
 	bool fuse_uring;         /* requests over io_uring when offered */

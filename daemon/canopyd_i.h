@@ -98,6 +98,7 @@ struct stats {
 	counter_t cached_opens;
 	counter_t cold_direct_opens; /* cached opens made FOPEN_DIRECT_IO */
 	counter_t cache_full_reads;  /* READs from the backing: cache full */
+	counter_t no_open_reads;     /* READs with no open (fuse.no_open) */
 	counter_t direct_opens;
 	counter_t cache_bytes;    /* gauge: bytes of blocks present */
 	counter_t cache_reserved; /* gauge: bytes reserved for cached files */
@@ -417,6 +418,11 @@ struct handle {
 
 /* Allocate and register; the handle holds a reference on @n. */
 struct handle *handle_new(enum handle_kind kind, struct node *n);
+/*
+ * The same, unregistered (fh 0): a handle of one request, for a READ the
+ * kernel sends without an open (fuse.no_open). Release with handle_free().
+ */
+struct handle *handle_alloc(enum handle_kind kind, struct node *n);
 /* Find by fh; NULL if unknown. Valid until handle_release(fh). */
 struct handle *handle_get(uint64_t fh);
 /* Unregister and return it for the caller to tear down; NULL if unknown. */

@@ -93,7 +93,8 @@ char *ctl_status(struct canopy *cp, bool json)
 			"\"7.%u\",\n  \"max_pages\": %u,\n"
 			"  \"max_pages_limit\": %u,\n  \"max_read\": %u,\n"
 			"  \"readahead_kb\": %u,\n  \"passthrough\": %s,\n"
-			"  \"splice\": %s,\n  \"threads\": %u,\n"
+			"  \"splice\": %s,\n  \"no_open\": %s,\n"
+			"  \"threads\": %u,\n"
 			"  \"uring_queues\": %u,\n"
 			"  \"cache_dir\": \"%s\",\n  \"cache_capacity\": %llu,\n"
 			"  \"block_size\": %llu,\n  \"flags\": \"",
@@ -101,7 +102,8 @@ char *ctl_status(struct canopy *cp, bool json)
 			n->kernel_minor, n->max_pages, n->max_pages_limit,
 			n->max_pages * 4096, n->readahead_kb,
 			n->passthrough ? "true" : "false",
-			n->splice ? "true" : "false", cp->nworkers,
+			n->splice ? "true" : "false",
+			c->no_open ? "true" : "false", cp->nworkers,
 			n->uring ? atomic_load(&cp->rings_live) / k : 0,
 			cache_dir(cp->cache),
 			(unsigned long long)cache_capacity(cp->cache),
@@ -129,6 +131,9 @@ char *ctl_status(struct canopy *cp, bool json)
 			n->passthrough ? "" : n->passthrough_why,
 			n->passthrough ? "" : ")");
 		fprintf(f, "splice:          %s\n", yesno(n->splice));
+		fprintf(f, "opens:           %s\n", c->no_open ?
+			"by the kernel alone (fuse.no_open)" :
+			"answered by canopyd");
 		fprintf(f, "threads:         %u\n", cp->nworkers);
 		if (n->uring)
 			fprintf(f, "io_uring:        %u queues of %u entries, "

@@ -468,11 +468,13 @@ int main(int argc, char **argv)
 				      (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	if (cp->nworkers < 1)
 		cp->nworkers = 1;
-	cp->can_passthrough = conf.passthrough && has_cap_sys_admin();
+	cp->can_passthrough = conf.passthrough && !conf.no_open &&
+			      has_cap_sys_admin();
 	if (conf.passthrough && !cp->can_passthrough)
 		snprintf(cp->neg.passthrough_why,
-			 sizeof(cp->neg.passthrough_why),
-			 "needs CAP_SYS_ADMIN");
+			 sizeof(cp->neg.passthrough_why), "%s",
+			 conf.no_open ? "fuse.no_open: the kernel opens files "
+					"itself" : "needs CAP_SYS_ADMIN");
 
 	cache_dir_path = *conf.cache_dir ? strdup(conf.cache_dir) :
 					   default_cache_dir(mnt);

@@ -428,9 +428,9 @@ static void handles_grow_locked(void)
 	handles.nbuckets = n;
 }
 
-struct handle *handle_new(enum handle_kind kind, struct node *n)
+struct handle *handle_alloc(enum handle_kind kind, struct node *n)
 {
-	struct handle *h = calloc(1, sizeof(*h)), **s;
+	struct handle *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return NULL;
@@ -438,6 +438,15 @@ struct handle *handle_new(enum handle_kind kind, struct node *n)
 	h->node = n;
 	h->backing_fd = -1;
 	atomic_fetch_add(&n->refs, 1);
+	return h;
+}
+
+struct handle *handle_new(enum handle_kind kind, struct node *n)
+{
+	struct handle *h = handle_alloc(kind, n), **s;
+
+	if (!h)
+		return NULL;
 	pthread_mutex_lock(&handles.lock);
 	h->fh = next_fh++;
 	s = fh_slot(h->fh);

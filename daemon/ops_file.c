@@ -16,6 +16,13 @@
  *                to the backing file.
  * Small files are fetched whole at OPEN, so their opens end in passthrough.
  *
+ * With fuse.no_open, OPEN answers ENOSYS: from then on the kernel opens and
+ * closes regular files itself (no OPEN, RELEASE or FLUSH), keeps their pages
+ * cached (FOPEN_KEEP_CACHE) and sends READ with fh 0. Such a READ is served
+ * by its node, through a handle of its own: the node's current object,
+ * opened for that READ alone, or the backing file when the cache cannot hold
+ * it. Between READs the object may be evicted; a later READ fetches again.
+ *
  * The kernel requires every open of an inode in passthrough to use the same
  * backing file, and refuses passthrough while the inode has cached opens;
  * node->pt_opens / cached_opens / backing_id mirror that state, under
@@ -42,6 +49,7 @@ struct read_wait {
 	struct cache_wait cw;
 	struct req r;            /* r.in is not kept */
 	struct handle *h;
+	bool own;                /* h is this READ's alone (read_done) */
 	uint64_t off;
 	uint32_t size;
 };
@@ -288,6 +296,30 @@ static void open_direct(struct req *r, struct node *n, uint64_t size)
 	reply_open(r, h, FOPEN_DIRECT_IO, 0);
 }
 
+/* A READ or OPEN of @n needs a regular file; 0 or -errno. */
+static int node_regular_locked(const struct node *n)
+{
+	if (S_ISREG(n->stx.stx_mode))
+		return 0;
+	return S_ISDIR(n->stx.stx_mode) ? -EISDIR : -EINVAL;
+}
+
+/* @n's current content, referenced into *out; 0 or -errno. */
+static int node_obj_locked(struct canopy *cp, struct node *n,
+			   struct cache_obj **out)
+{
+	int ret;
+
+	if (!n->obj) {
+		ret = cache_obj_get(cp->cache, n->path, &n->id, &n->obj);
+		if (ret)
+			return ret;
+	}
+	cache_obj_ref(n->obj);
+	*out = n->obj;
+	return 0;
+}
+
 void op_open(struct req *r)
 {
 	const struct fuse_open_in *in = r->in;
@@ -303,15 +335,21 @@ void op_open(struct req *r)
 		reply_err(r, -EROFS);
 		return;
 	}
+	if (cp->conf->no_open) {
+		/* the kernel opens by itself from now on (op_read) */
+		reply_err(r, -ENOSYS);
+		return;
+	}
 	n = node_get(r->nodeid);
 	if (!n) {
 		reply_err(r, -ESTALE);
 		return;
 	}
 	pthread_mutex_lock(&n->lock);
-	if (!S_ISREG(n->stx.stx_mode)) {
+	ret = node_regular_locked(n);
+	if (ret) {
 		pthread_mutex_unlock(&n->lock);
-		reply_err(r, S_ISDIR(n->stx.stx_mode) ? -EISDIR : -EINVAL);
+		reply_err(r, ret);
 		goto out;
 	}
 	if (open_join_pt_locked(r, n, NULL) ||
@@ -320,18 +358,13 @@ void op_open(struct req *r)
 		pthread_mutex_unlock(&n->lock);
 		goto out;
 	}
-	if (!n->obj) {
-		ret = cache_obj_get(cp->cache, n->path, &n->id, &n->obj);
-		if (ret) {
-			pthread_mutex_unlock(&n->lock);
-			reply_err(r, ret);
-			goto out;
-		}
-	}
-	o = n->obj;
-	cache_obj_ref(o);
+	ret = node_obj_locked(cp, n, &o);
 	size = n->id.size;
 	pthread_mutex_unlock(&n->lock);
+	if (ret) {
+		reply_err(r, ret);
+		goto out;
+	}
 
 	ret = cache_obj_open(o);
 	if (ret == -ENOSPC) {
@@ -457,6 +490,16 @@ static void read_uncached(struct req *r, struct handle *h, uint64_t off,
 	read_direct(r, fd, off, size);
 }
 
+/* The end of a READ through @h: a handle of this READ alone is torn down. */
+static void read_done(struct handle *h, bool own)
+{
+	if (!own)
+		return;
+	if (h->kind == H_CACHED)
+		cache_obj_close(h->obj);
+	handle_free(h);
+}
+
 static void read_wake(struct worker *w, struct cache_wait *cw, int err)
 {
 	struct read_wait *rw = (struct read_wait *)cw;
@@ -473,60 +516,138 @@ static void read_wake(struct worker *w, struct cache_wait *cw, int err)
 		read_uncached(&rw->r, rw->h, rw->off, rw->size);
 	else
 		reply_err(&rw->r, ret == -ESTALE ? -EIO : ret);
+	read_done(rw->h, rw->own);
 	free(rw);
 }
 
-void op_read(struct req *r)
+/* Answer a READ through @h; with @own, @h is this READ's alone. */
+static void read_handle(struct req *r, struct handle *h, uint64_t off,
+			uint32_t size, bool own)
 {
-	const struct fuse_read_in *in = r->in;
 	struct read_wait *rw;
-	struct handle *h;
 	int ret;
 
-	h = handle_get(in->fh);
-	if (!h || h->kind == H_DIR) {
-		reply_err(r, -EBADF);
-		return;
-	}
-	stats_read_size(in->size);
 	if (h->kind == H_DIRECT) {
-		read_direct(r, h->backing_fd, in->offset, in->size);
-		return;
+		read_direct(r, h->backing_fd, off, size);
+		goto out;
 	}
 	if (!h->obj) {
 		/* passthrough of the backing file: the kernel reads it */
 		reply_err(r, -EIO);
-		return;
+		goto out;
 	}
 	if (__atomic_load_n(&h->backing_fd, __ATOMIC_ACQUIRE) >= 0) {
-		read_uncached(r, h, in->offset, in->size);
-		return;
+		read_uncached(r, h, off, size);
+		goto out;
 	}
-	ret = resolve_range(r->w, h->obj, in->offset, in->size, NULL);
+	ret = resolve_range(r->w, h->obj, off, size, NULL);
 	if (ret == 0) {
-		read_cached_reply(r, h, in->offset, in->size);
-		return;
+		read_cached_reply(r, h, off, size);
+		goto out;
 	}
 	if (cache_full(ret)) {
-		read_uncached(r, h, in->offset, in->size);
-		return;
+		read_uncached(r, h, off, size);
+		goto out;
 	}
 	if (ret != CACHE_PARKED) {
 		reply_err(r, ret == -ESTALE ? -EIO : ret);
-		return;
+		goto out;
 	}
 	rw = calloc(1, sizeof(*rw));
 	if (!rw) {
 		reply_err(r, -ENOMEM);
-		return;
+		goto out;
 	}
 	rw->cw.wake = read_wake;
 	rw->r = *r;
 	rw->r.in = NULL;
 	rw->h = h;
-	rw->off = in->offset;
-	rw->size = in->size;
+	rw->own = own;
+	rw->off = off;
+	rw->size = size;
 	read_wake(r->w, &rw->cw, 0);
+	return; /* rw owns h */
+out:
+	read_done(h, own);
+}
+
+/*
+ * fuse.no_open: a READ of a file the kernel opened by itself (fh 0), given
+ * a handle of its own: cached on the node's current object, opened for this
+ * READ, or direct on the backing file when the cache cannot hold the file.
+ */
+static void read_by_node(struct req *r, const struct fuse_read_in *in)
+{
+	struct canopy *cp = r->w->cp;
+	struct cache_obj *o;
+	struct handle *h;
+	struct node *n;
+	int ret, fd;
+
+	n = node_get(r->nodeid);
+	if (!n) {
+		reply_err(r, -ESTALE);
+		return;
+	}
+	pthread_mutex_lock(&n->lock);
+	ret = node_regular_locked(n);
+	if (!ret)
+		ret = node_obj_locked(cp, n, &o);
+	pthread_mutex_unlock(&n->lock);
+	if (ret)
+		goto err;
+	ret = cache_obj_open(o);
+	if (ret && ret != -ENOSPC) {
+		cache_obj_put(o);
+		goto err;
+	}
+	h = handle_alloc(ret ? H_DIRECT : H_CACHED, n);
+	if (!h) {
+		if (!ret)
+			cache_obj_close(o);
+		cache_obj_put(o);
+		ret = -ENOMEM;
+		goto err;
+	}
+	if (ret) {
+		/* the cache cannot hold it: read the backing file */
+		cache_obj_put(o);
+		fd = backing_file_open(r, n);
+		if (fd < 0) {
+			handle_free(h);
+			ret = fd;
+			goto err;
+		}
+		h->backing_fd = fd;
+	} else {
+		h->obj = o;
+	}
+	STAT_INC(no_open_reads);
+	read_handle(r, h, in->offset, in->size, true);
+	node_put(n);
+	return;
+
+err:
+	reply_err(r, ret);
+	node_put(n);
+}
+
+void op_read(struct req *r)
+{
+	const struct fuse_read_in *in = r->in;
+	struct handle *h;
+
+	stats_read_size(in->size);
+	if (in->fh == 0 && r->w->cp->conf->no_open) {
+		read_by_node(r, in);
+		return;
+	}
+	h = handle_get(in->fh);
+	if (!h || h->kind == H_DIR) {
+		reply_err(r, -EBADF);
+		return;
+	}
+	read_handle(r, h, in->offset, in->size, false);
 }
 
 void op_release(struct req *r)
@@ -565,31 +686,45 @@ void op_release(struct req *r)
 
 void op_flush(struct req *r)
 {
-	reply_err(r, 0); /* nothing is ever written */
+	/*
+	 * Nothing is ever written. Opens answered by canopyd say
+	 * FOPEN_NOFLUSH; files the kernel opened itself (fuse.no_open) do not,
+	 * and ENOSYS tells it never to send FLUSH again.
+	 */
+	reply_err(r, r->w->cp->conf->no_open ? -ENOSYS : 0);
 }
 
 void op_lseek(struct req *r)
 {
 	const struct fuse_lseek_in *in = r->in;
 	struct fuse_lseek_out out;
-	struct handle *h = handle_get(in->fh);
-	int fd, own;
+	struct handle *h = NULL;
+	struct node *n = NULL;
+	int fd, own = -1;
 	off_t pos;
 
-	if (!h || h->kind == H_DIR) {
+	if (in->fh == 0 && r->w->cp->conf->no_open) {
+		n = node_get(r->nodeid); /* a file the kernel opened itself */
+	} else {
+		h = handle_get(in->fh);
+		if (h && h->kind == H_DIR)
+			h = NULL;
+	}
+	if (!h && !n) {
 		reply_err(r, -EBADF);
 		return;
 	}
 	if (in->whence != SEEK_DATA && in->whence != SEEK_HOLE) {
 		reply_err(r, -EINVAL); /* the kernel does the others itself */
-		return;
+		goto out;
 	}
 	/* holes are the backing file's: ask it (read_uncached may set it) */
-	own = __atomic_load_n(&h->backing_fd, __ATOMIC_ACQUIRE);
-	fd = own >= 0 ? own : backing_file_open(r, h->node);
+	if (h)
+		own = __atomic_load_n(&h->backing_fd, __ATOMIC_ACQUIRE);
+	fd = own >= 0 ? own : backing_file_open(r, h ? h->node : n);
 	if (fd < 0) {
 		reply_err(r, fd);
-		return;
+		goto out;
 	}
 	pos = lseek(fd, in->offset, in->whence);
 	if (pos < 0) {
@@ -601,4 +736,6 @@ void op_lseek(struct req *r)
 	}
 	if (fd != own)
 		close(fd);
+out:
+	node_put(n);
 }

@@ -125,6 +125,7 @@ char *stats_json(void)
 		{ "fuse.malformed.count", &stats.malformed },
 		{ "fuse.read.size_max", &stats.read_size_max },
 		{ "fuse.read.bytes", &stats.read_bytes },
+		{ "fuse.read.no_open", &stats.no_open_reads },
 		{ "backing.opens", &stats.backing_opens },
 		{ "backing.reads", &stats.backing_reads },
 		{ "backing.bytes", &stats.backing_bytes },
@@ -269,6 +270,9 @@ static const struct prom_family prom_flat[] = {
 	  { { "passthrough", &stats.passthrough_opens },
 	    { "cached", &stats.cached_opens },
 	    { "direct", &stats.direct_opens } } },
+	{ "canopy_no_open_reads_total", "counter",
+	  "READs of files the kernel opened without asking (fuse.no_open)",
+	  NULL, { { NULL, &stats.no_open_reads } } },
 	{ "canopy_cache_full_reads_total", "counter",
 	  "READs answered from the backing file because the cache file "
 	  "system was full", NULL,

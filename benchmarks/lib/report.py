@@ -425,11 +425,13 @@ def plot_targets(out, rows):
         v = num(r["ratio"])
         lower = r["target"] == "e"
         what = r["what"].split(" (")[0].split(", max_pages")[0][:58]
-        # the two transports of (c) keep their names apart
+        # the three ways of serving (c) keep their names apart
         for tag, short in (("io_uring)", " [io_uring]"),
+                           ("fuse.no_open", " [no_open]"),
                            ("/dev/fuse", " [/dev/fuse]")):
             if tag in r["what"]:
                 what += short
+                break
         labels.append(f"({r['target']}) {what}"
                       f"{' vs ' + r['baseline_system'] if r['baseline_system'] != 'goal' else ''}")
         # normalise so that 1.0 is the goal, >1 is better

@@ -5,8 +5,10 @@
 (c) warm stat (existing, missing):            canopy / native >= 0.7
     warm open+read+close of small files:      canopy / native >= 0.25
                                               canopy / bindfs >= 2
-    the last two both for canopy over /dev/fuse (enable_uring=N, the
-    kernel's default) and over FUSE-over-io_uring (enable_uring=Y)
+    the last two for canopy over /dev/fuse (enable_uring=N, the kernel's
+    default), over FUSE-over-io_uring (enable_uring=Y), and with
+    fuse.no_open (the kernel opens files without asking canopyd; full runs
+    also show what that mode costs (a))
 (d) max_pages_limit 4096, cached mode:        fuse.read.size_max >= 4 MiB
 (e) canopyd VmRSS serving 20,000 files:       <= 64 MiB
 """
@@ -79,6 +81,7 @@ class Targets:
         variants = [("default", {})]
         if not ctx.quick:
             variants += [("cached", {"mode": "cached"}),
+                         ("no_open", {"extra": ["--no-open", "true"]}),
                          ("huge tmpfs cache", {"cache_base": huge})]
         res = {}
         for cfg, kw in variants:
@@ -130,6 +133,12 @@ class Targets:
                          "cache)", m[("cached", "canopy")], "native",
                          m[("cached", "native")], "MB/s", None,
                          detail=res[("cached", "detail")])
+        if ("no_open", "canopy") in m:
+            self.verdict("a", "same, --no-open true (FUSE page cache, "
+                         "the mode of (c)'s fuse.no_open row)",
+                         m[("no_open", "canopy")], "native",
+                         m[("no_open", "native")], "MB/s", None,
+                         detail=res[("no_open", "detail")])
         if ("huge tmpfs cache", "canopy") in m:
             self.verdict("a", "same, cache dir on tmpfs huge=within_size",
                          m[("huge tmpfs cache", "canopy")], "native",
@@ -215,8 +224,10 @@ class Targets:
         with contextlib.ExitStack() as stack:
             c = stack.enter_context(Canopy(ctx, tree))
             cu = self.uring_canopy(stack, tree)
+            cn = stack.enter_context(Canopy(ctx, tree, label="canopy-noopen",
+                                            extra=["--no-open", "true"]))
             b = stack.enter_context(Bindfs(ctx, tree))
-            daemons = [d for d in (c, cu) if d]
+            daemons = [d for d in (c, cu, cn) if d]
             systems = [Native(ctx)] + daemons + [b]
             for s in systems:  # warm-up pass
                 for op, (lst, _) in lists.items():
@@ -271,6 +282,7 @@ class Targets:
                      detail=dmn("canopy", "missing"))
         for d in daemons:
             how = ("FUSE-over-io_uring" if d is cu else
+                   "fuse.no_open, /dev/fuse" if d is cn else
                    "/dev/fuse, enable_uring=N")
             self.verdict("c", f"warm open+read+close, small files ({how})",
                          m[("read", d.name)], "native",

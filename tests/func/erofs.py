@@ -3,10 +3,13 @@
 """Try every mutating call on a directory of the view; each must fail with
 EROFS (a few the VFS refuses earlier with another errno, named below).
 
-  erofs.py DIR [--rw]
+  erofs.py DIR [--rw [--no-open]]
 
 --rw: the mount was remounted read-write, so only the daemon stands in the
 way; access(W_OK), which the kernel answers itself, may then succeed.
+--no-open: the daemon runs with fuse.no_open, so the kernel opens existing
+files without asking it: such an open for writing may then succeed, and
+every write through the descriptor must still fail.
 DIR holds: file (with a user.canopy xattr), other, emptydir/,
 nonempty/inside, link -> file. Prints one line per call; exits 1 if any
 call succeeded or failed with an unexpected errno.
@@ -52,6 +55,22 @@ def try_fd_ops(what, fd):
                if name != "fsync" else None)
 
 
+def expect_open(what, fn, may_open):
+    """an open for writing: EROFS, or with may_open a descriptor through
+    which every write path fails"""
+    if not may_open:
+        expect(what, fn)
+        return
+    try:
+        fd = fn()
+    except OSError:
+        expect(what, fn)
+        return
+    print("ok   %-52s succeeded (not asked: fuse.no_open)" % what)
+    try_fd_ops(what, fd)
+    os.close(fd)
+
+
 def expect(what, fn, ok=(errno.EROFS,)):
     """run fn; it must raise OSError with an errno in ok (None: anything,
     success included)"""
@@ -81,6 +100,8 @@ def expect(what, fn, ok=(errno.EROFS,)):
 def main():
     d = sys.argv[1]
     rw = "--rw" in sys.argv[2:]
+    # without O_TRUNC or O_CREAT of a new name, the kernel opens by itself
+    may_open = rw and "--no-open" in sys.argv[2:]
     f = os.path.join(d, "file")
     other = os.path.join(d, "other")
     empty = os.path.join(d, "emptydir")
@@ -95,9 +116,10 @@ def main():
                          (os.O_RDONLY | os.O_TRUNC, "O_RDONLY|O_TRUNC"),
                          (os.O_WRONLY | os.O_TRUNC, "O_WRONLY|O_TRUNC"),
                          (os.O_RDWR | os.O_CREAT, "O_RDWR|O_CREAT")):
-        expect("open(file, %s)" % label, lambda: os.open(f, flags))
-    expect("open(link, O_WRONLY) through a symlink",
-           lambda: os.open(link, os.O_WRONLY))
+        expect_open("open(file, %s)" % label, lambda: os.open(f, flags),
+                    may_open and not flags & os.O_TRUNC)
+    expect_open("open(link, O_WRONLY) through a symlink",
+                lambda: os.open(link, os.O_WRONLY), may_open)
     expect("open(new, O_CREAT|O_WRONLY)",
            lambda: os.open(new, os.O_CREAT | os.O_WRONLY, 0o644))
     expect("open(new, O_CREAT|O_EXCL|O_RDONLY)",

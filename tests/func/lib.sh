@@ -276,19 +276,51 @@ canopy_wait_ready() {
 	done
 }
 
+# stop_group PGID: SIGTERM a rerun's process group, SIGKILL after 10 s
+stop_group() {
+	local i
+	kill -TERM -- -"$1" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 -- -"$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL -- -"$1" 2>/dev/null || true
+}
+
+# rerun_test NAME WHY VAR=VALUE...: tests/func/test_NAME.sh again with the
+# given environment, in its own temp dir under $T and its own process group
+# (stopped with us, and all it started); its output goes to
+# $T/logs/test_NAME.log, whose tail is shown if it fails
+rerun_test() {
+	local t=$1 why=$2 sub
+	shift 2
+	setsid env -u CANOPY_TEST_TMP "$@" TMPDIR="$T" \
+		bash "$FUNC_DIR/test_$t.sh" >"$T/logs/test_$t.log" 2>&1 &
+	sub=$!
+	on_exit "stop_group $sub"
+	if ! wait "$sub"; then
+		tail -n 30 "$T/logs/test_$t.log" >&2
+		fail "test_$t.sh failed $why"
+	fi
+}
+
 # canopy_start NAME [canopyd options...]: a daemon on $T/NAME/mnt with cache
 # dir $T/NAME/cache, control socket $T/NAME/ctl.sock and the given options
-# (typically --export); returns once ready. Sets MNT, SOCK, CACHE, LOG, DPID.
+# (typically --export), then the words of CANOPY_START_ARGS (set by a test
+# that reruns others in another mode); returns once ready. Sets MNT, SOCK,
+# CACHE, LOG, DPID.
 canopy_start() {
 	local name=$1
 	shift
 	local d=$T/$name
+	local -a extra
+	read -r -a extra <<<"${CANOPY_START_ARGS:-}"
 	mkdir -p "$d/mnt" "$d/cache"
 	MNT=$d/mnt
 	SOCK=$d/ctl.sock
 	CACHE=$d/cache
 	canopy_spawn "$name" "$MNT" --cache-dir "$CACHE" --ctl-socket "$SOCK" \
-		--log-level "$CANOPY_LOG_LEVEL" "$@"
+		--log-level "$CANOPY_LOG_LEVEL" "$@" "${extra[@]}"
 	canopy_wait_ready "$DPID" "$MNT" -s "$SOCK"
 }
 

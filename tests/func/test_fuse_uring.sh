@@ -176,30 +176,10 @@ canopy_stop "$DPID"
 assert_eq "$STOP_RC" 0 "exit status with 4 threads per queue"
 slow_pfs_stop
 
-# stop_group PGID: SIGTERM a rerun's process group, SIGKILL after 10 s
-stop_group() {
-	local i
-	kill -TERM -- -"$1" 2>/dev/null || return 0
-	for ((i = 0; i < 100; i++)); do
-		kill -0 -- -"$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL -- -"$1" 2>/dev/null || true
-}
-
 # CANOPY_URING_SUBTESTS="..." names another list
 subtests=${CANOPY_URING_SUBTESTS:-view erofs concurrency lifecycle}
 for t in $subtests; do
 	check "test_$t.sh with every daemon on io_uring"
-	# in its own temp dir under ours and its own process group, so that
-	# it and whatever it started are stopped with us
-	setsid env -u CANOPY_TEST_TMP CANOPY_EXPECT_URING=1 TMPDIR="$T" \
-		bash "$FUNC_DIR/test_$t.sh" >"$T/logs/test_$t.log" 2>&1 &
-	sub=$!
-	on_exit "stop_group $sub"
-	if ! wait "$sub"; then
-		tail -n 30 "$T/logs/test_$t.log" >&2
-		fail "test_$t.sh failed on io_uring"
-	fi
+	rerun_test "$t" "on io_uring" CANOPY_EXPECT_URING=1
 done
 say "ok"

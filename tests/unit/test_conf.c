@@ -110,6 +110,7 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_eq(c.attr_timeout, 300.0);
 	cr_assert_eq(c.negative_timeout, 300.0);
 	cr_assert_eq(c.passthrough, true);
+	cr_assert_eq(c.no_open, false);
 	cr_assert_eq(c.splice, true);
 	cr_assert_eq(c.cold_direct_io, true);
 	cr_assert_eq(c.readahead_kb, 0);
@@ -156,6 +157,7 @@ Test(conf, table_has_one_entry_per_field_with_unique_names)
 		offsetof(struct conf, attr_timeout),
 		offsetof(struct conf, negative_timeout),
 		offsetof(struct conf, passthrough),
+		offsetof(struct conf, no_open),
 		offsetof(struct conf, splice),
 		offsetof(struct conf, cold_direct_io),
 		offsetof(struct conf, fuse_uring),

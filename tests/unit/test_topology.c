@@ -402,7 +402,8 @@ Test(topology, rejects_a_dotted_key_written_flat)
 	load_fails("{\"fuse\": {\"a.b\": 1}}", -EINVAL,
 		   ":1: unknown key \"fuse.a.b\"; \"fuse\" takes max_pages, "
 		   "threads, cpus, poll_us, entry_timeout, attr_timeout, "
-		   "negative_timeout, passthrough, splice, cold_direct_io, "
+		   "negative_timeout, passthrough, no_open, splice, "
+		   "cold_direct_io, "
 		   "uring, uring_entries, uring_threads, uring_batch, "
 		   "readahead_kb");
 	cr_assert_eq(c.max_pages, 4096);
