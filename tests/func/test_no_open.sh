@@ -42,9 +42,10 @@ ctl status | grep -q "^opens: *by the kernel alone (fuse.no_open)" ||
 ctl status | grep -q "^passthrough: *no (fuse.no_open" ||
 	fail "canopyctl status: $(ctl status | grep passthrough)"
 
-# readsmall PASS: read every small file through the view, compare
+# readsmall PASS [VIEW]: read every small file through the view (of $V by
+# default), compare
 readsmall() {
-	$PY - "$V/small" "$B/small" <<'EOF' || fail "wrong bytes of a small file ($1)"
+	$PY - "${2:-$V}/small" "$B/small" <<'EOF' || fail "wrong bytes of a small file ($1)"
 import os, sys
 view, back = sys.argv[1], sys.argv[2]
 for name in sorted(os.listdir(back)):
@@ -121,6 +122,21 @@ assert_int "$(d backing.bytes c0 c1) -ge $((32 << 20))" \
 	"backing.bytes for the big file"
 canopy_stop "$DPID"
 assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
+
+check "a 2-node tree, both in fuse.no_open: the child's bytes come from its parent"
+KEY=$T/job.key
+canopy_key "$KEY"
+canopy_tree_start --dir tree 2 exports="$B" roots=n1 fanout=1 mode=rpc \
+	auth="$KEY" -- --no-open true
+readsmall "through the child" "${NODE_MNT[n2]}$B"
+cmp -s "${NODE_MNT[n2]}$B/big" "$B/big" ||
+	fail "wrong bytes of big through the child"
+assert_eq "$(nstat n2 backing.bytes)" 0 "backing.bytes of the child"
+small=$(du -sb --apparent-size "$B/small" | cut -f1)
+assert_int "$(nstat n1 backing.bytes) -ge $((small + (32 << 20) - 4096))" \
+	"backing.bytes of the parent ($(nstat n1 backing.bytes)) for the child's reads"
+assert_int "$(nstat n2 fuse.read.no_open) -gt 0" "READs without an open on the child"
+canopy_tree_stop
 
 for t in ${CANOPY_NO_OPEN_SUBTESTS:-view erofs rewrite capacity}; do
 	check "test_$t.sh with every daemon in fuse.no_open"
