@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * daemon/peer_i.h - the cooperative tree's state and the calls peer.c
- * lends to prefetch.c. Included only by those two files.
+ * daemon/peer_i.h - the cooperative tree's state and the calls peer.c,
+ * peer_serve.c and prefetch.c lend each other. Included only by those
+ * three files.
  */
 #ifndef CANOPY_PEER_I_H
 #define CANOPY_PEER_I_H
@@ -111,8 +112,12 @@ struct peers {
 	unsigned hnext;                   /* protected by hlock */
 };
 
-/* ---- what peer.c lends to prefetch.c ----------------------------------- */
+/* ---- what peer.c lends to peer_serve.c and prefetch.c ------------------ */
 
+/* The deadline @ns from now, on the clock of now_ns(). */
+uint64_t peer_deadline_in(uint64_t ns);
+/* @deadline_ns as a timespec for a condvar from peer_cond_init_mono(). */
+void peer_abstime(uint64_t deadline_ns, struct timespec *ts);
 /* A condition variable on CLOCK_MONOTONIC, the clock of now_ns(). */
 void peer_cond_init_mono(pthread_cond_t *c);
 void peer_hdr_init(struct peers *ps, struct wire_hdr *h, uint8_t type,
@@ -134,11 +139,24 @@ bool peer_call_wait(struct peers *ps, struct call *c, uint64_t ns);
 bool peer_call_cancel(struct peers *ps, struct call *c);
 /* 0 if @to answers a PING within the timeout. */
 int peer_ping(struct peers *ps, uint32_t to);
+
+/* ---- peer_serve.c, for peer.c and prefetch.c ----------------------------- */
+
 /* Seal and send the response @buf (from fab_msg_alloc, @len or -errno). */
 void peer_respond(struct peers *ps, uint32_t to, void *buf, ssize_t len);
 /* May this node answer for @path (inside the exports, no symlink on the
  * way)? Counts and logs a refusal. */
 bool peer_path_allowed(struct peers *ps, struct worker *w, const char *path);
+/* Free the RMA buffer lent under @cookie, if any (takes ps->rlock). */
+void peer_rma_release(struct peers *ps, uint64_t cookie);
+
+/* A server thread's argument: malloc'd by peers_start(), freed by it. */
+struct srv_arg {
+	struct peers *ps;
+	unsigned idx;
+};
+/* A server thread: answers ps->srv[idx]'s queue (ps->qlock) until stopping. */
+void *peer_server_main(void *arg);
 
 /* ---- prefetch.c, for peer.c ---------------------------------------------- */
 
