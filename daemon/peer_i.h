@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * daemon/peer_i.h - the cooperative tree's state and the calls peer.c,
- * peer_serve.c and prefetch.c lend each other. Included only by those
- * three files.
+ * peer_client.c, peer_serve.c and prefetch.c lend each other. Included
+ * only by those four files.
  */
 #ifndef CANOPY_PEER_I_H
 #define CANOPY_PEER_I_H
@@ -139,6 +139,18 @@ bool peer_call_wait(struct peers *ps, struct call *c, uint64_t ns);
 bool peer_call_cancel(struct peers *ps, struct call *c);
 /* 0 if @to answers a PING within the timeout. */
 int peer_ping(struct peers *ps, uint32_t to);
+
+/* ---- peer.c, for peer_client.c ------------------------------------------- */
+
+/* Decode the answer of peer @from; see peer_ask(). */
+typedef int (*answer_fn)(struct peers *ps, uint32_t from,
+			 const struct wire_hdr *rh, const void *body,
+			 size_t len, void *arg);
+/* Ask @tr's route for @msg; @answer's result, or -EREMOTE: read the store. */
+int peer_ask(struct peers *ps, uint32_t tr, const void *msg, size_t len,
+	     answer_fn answer, void *arg);
+/* The tree of a file's data (placement file) or of a directory's entries. */
+uint32_t peer_owner_of_path(struct peers *ps, const char *path);
 
 /* ---- peer_serve.c, for peer.c and prefetch.c ----------------------------- */
 
