@@ -2,8 +2,8 @@
 /*
  * daemon/peer_serve.c - answering peers: PING, STAT, READLINK, LIST and
  * READ requests (a PREFETCH is handed on to prefetch.c), and taking back
- * the RMA buffers a child RELEASEs. Asking peers is in peer.c, whose DESIGN
- * comment describes the tree as a whole.
+ * the RMA buffers a child RELEASEs. Asking peers is in peer_client.c; the
+ * DESIGN comment of peer.c describes the tree as a whole.
  *
  * Threads: peers_start() runs peer_server_main() on transport.threads
  * server threads that share the request queue, and on one more that only
