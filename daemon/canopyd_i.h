@@ -706,7 +706,7 @@ void meta_drop_all(void);
 int meta_local_list(struct worker *w, const char *path,
 		    struct meta_list **out);
 
-/* ---- peers (peer.c) ----------------------------------------------------- */
+/* ---- peers (peer.c, peer_client.c, peer_serve.c) ------------------------ */
 
 /*
  * Start the transport and the threads that serve peers when the config has

@@ -16,7 +16,7 @@
  * fuse.negative_timeout; other errors are not kept.
  *
  * The same functions serve this node's kernel and its children in the tree
- * (peer.c's server threads): what a node forwards it keeps.
+ * (peer_serve.c's server threads): what a node forwards it keeps.
  *
  * Lock: meta.lock protects the table and every entry; it is never held
  * across a peer call or a backing-store syscall.

@@ -6,7 +6,7 @@
  * DESIGN: for each block a request needs, in order: present in the local
  * cache (serve it), already being fetched (park on it, one fetch per block),
  * or claimed by this worker and fetched: from the parent in the owner's
- * tree (peer.c), or, on the node that owns it, from the backing store
+ * tree (peer_client.c), or, on the node that owns it, from the backing store
  * through the worker's io_uring; then written to the cache file.
  *
  * A block is read from the backing file the object opened and checked
