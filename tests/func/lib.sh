@@ -391,6 +391,17 @@ stat_get() {
 	printf '%s\n' "$v"
 }
 
+# mksmall DIR N TAG: N small files DIR/s000... of 1 to 40 lines "TAG small I"
+mksmall() {
+	$PY -c '
+import os, sys
+d, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+for i in range(n):
+    with open(os.path.join(d, "s%03d" % i), "wb") as f:
+        f.write(("%s small %d\n" % (tag, i)).encode() * (1 + i % 40))
+' "$@"
+}
+
 # sha FILE: sha256 of a file's bytes
 sha() {
 	sha256sum <"$1" | cut -d' ' -f1

@@ -23,12 +23,7 @@ B=$T/backing
 mkdir -p "$B/small"
 mkdata "$B/big" $((32 << 20)) uring-big
 want=$(sha "$B/big")
-$PY -c '
-import os, sys
-for i in range(300):
-    with open(os.path.join(sys.argv[1], "s%03d" % i), "wb") as f:
-        f.write(("uring small %d\n" % i).encode() * (1 + i % 40))
-' "$B/small"
+mksmall "$B/small" 300 uring
 
 canopy_start u --export "$B"
 cpus=$($PY -c '

@@ -15,12 +15,7 @@ B=$T/backing
 mkdir -p "$B/small"
 mkdata "$B/big" $((32 << 20)) no-open-big
 want=$(sha "$B/big")
-$PY -c '
-import os, sys
-for i in range(200):
-    with open(os.path.join(sys.argv[1], "s%03d" % i), "wb") as f:
-        f.write(("no-open small %d\n" % i).encode() * (1 + i % 50))
-' "$B/small"
+mksmall "$B/small" 200 no-open
 # 3 MiB of data, a 2 MiB hole, 1 MiB of data, a 2 MiB hole at the end
 $PY -c '
 import os, sys
