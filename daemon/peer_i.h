@@ -112,7 +112,7 @@ struct peers {
 	unsigned hnext;                   /* protected by hlock */
 };
 
-/* ---- what peer.c lends to peer_serve.c and prefetch.c ------------------ */
+/* ---- what peer.c lends to peer_client.c, peer_serve.c and prefetch.c --- */
 
 /* The deadline @ns from now, on the clock of now_ns(). */
 uint64_t peer_deadline_in(uint64_t ns);
