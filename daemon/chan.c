@@ -40,7 +40,10 @@
  * period the connection is aborted through /sys/fs/fuse/connections when
  * fusectl is mounted, and the workers are interrupted with SIGUSR2 (their
  * read fails with EINTR and they see cp->stopping); closing the last
- * /dev/fuse fd then ends the connection.
+ * /dev/fuse fd then ends the connection. An umount by someone else ends
+ * the connection the same way (no DESTROY for a non-block mount): the
+ * first worker to read ENODEV sets cp->stopping, and the main thread stops
+ * the daemon as after a signal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -439,8 +442,12 @@ static void *worker_main(void *arg)
 				break; /* interrupted by chan_join() */
 			if (e == EINTR || e == EAGAIN || e == ENOENT)
 				continue; /* ENOENT: the request was aborted */
-			if (e == ENODEV)
-				break; /* unmounted */
+			if (e == ENODEV) {
+				/* unmounted, by us or by an admin's umount:
+				 * the main thread sees it on its next tick */
+				atomic_store(&cp->stopping, true);
+				break;
+			}
 			log_err("worker %u: read /dev/fuse: %s", w->idx,
 				strerror(e));
 			break;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Start and stop: SIGTERM and SIGINT unmount and exit 0 (also with a file
-# held open in the mount); daemon mode returns once the mount is ready and
-# the daemon stops on SIGTERM; canopyctl -m finds the default control
+# held open in the mount); an umount by the admin ends the daemon too;
+# daemon mode returns once the mount is ready and the daemon stops on
+# SIGTERM; canopyctl -m finds the default control
 # socket; a JSON config is honoured and the command line overrides it; a
 # view of "/" mounted under the temp dir shows, at MNT/<its own path>, the
 # underlying directory promptly, never the mount itself.
@@ -34,6 +35,27 @@ for sig in TERM INT; do
 	timeout 20 "$CANOPYCTL" -s "$SOCK" status >/dev/null 2>&1 || rc=$?
 	assert_eq "$rc" 1 "canopyctl status after the daemon exited"
 done
+
+check "umount by the admin: canopyd sees the mount end, exits 0, and takes"
+check "its cache tmpfs and control socket down"
+canopy_start umount --export "$B"
+assert_same_file "$B/file" "$MNT$B/file"
+umount "$MNT" || fail "umount $MNT failed"
+deadline=$((SECONDS + 10))
+while alive "$DPID"; do
+	((SECONDS < deadline)) ||
+		fail "canopyd $DPID still running 10s after $MNT was unmounted"
+	sleep 0.05
+done
+rc=0
+wait "$DPID" 2>/dev/null || rc=$?
+_forget_daemon "$DPID"
+assert_eq "$rc" 0 "exit status of canopyd after umount"
+grep -q "$MNT was unmounted" "$LOG" ||
+	fail "canopyd did not say the mount ended: $(tail -5 "$LOG")"
+assert_eq "$(awk -v d="$CACHE" '$5 == d' /proc/self/mountinfo | wc -l)" 0 \
+	"mounts on the cache dir after exit"
+[ -e "$SOCK" ] && fail "control socket $SOCK left behind"
 
 check "daemon mode: the parent returns 0 once the mount is ready"
 D=$T/daemon
