@@ -476,6 +476,7 @@ struct negotiated {
 	bool passthrough;
 	char passthrough_why[96]; /* why not, when it is off */
 	bool splice;
+	uint32_t splice_max;    /* largest READ reply a worker's pipe holds */
 	bool uring;             /* FUSE_OVER_IO_URING negotiated */
 	unsigned dev_major, dev_minor;
 };

@@ -846,6 +846,35 @@ static void raise_readahead(struct canopy *cp)
 	neg->readahead_kb = read_uint_file(path, 0);
 }
 
+/*
+ * The largest READ reply that is spliced: what the smallest worker pipe
+ * holds beside its header page. Without CAP_SYS_RESOURCE a pipe grows only
+ * to fs.pipe-max-size (1 MiB by default), one page short of a 1 MiB reply,
+ * and a larger reply is copied (pread, then writev): say so once.
+ */
+static void splice_limits(struct canopy *cp)
+{
+	struct negotiated *neg = &cp->neg;
+	size_t least = SIZE_MAX, max_read = (size_t)neg->max_pages * PAGE;
+	unsigned i;
+
+	for (i = 0; i < cp->nworkers; i++)
+		if (cp->workers[i].pipe[1] >= 0 &&
+		    cp->workers[i].pipe_len < least)
+			least = cp->workers[i].pipe_len;
+	neg->splice_max = !neg->splice || least == SIZE_MAX || least <= PAGE ?
+				  0 : (uint32_t)(least - PAGE);
+	if (neg->splice && neg->splice_max < max_read)
+		log_notice("splice: a worker pipe holds %zu KiB (fs.pipe-max-size "
+			   "is %u KiB; more needs CAP_SYS_RESOURCE): READ "
+			   "replies over %u KiB are copied, not spliced; "
+			   "fs.pipe-max-size = %zu splices them all",
+			   least == SIZE_MAX ? 0 : least / 1024,
+			   read_uint_file("/proc/sys/fs/pipe-max-size", 0) /
+				   1024,
+			   neg->splice_max / 1024, max_read + PAGE);
+}
+
 void op_init(struct req *r)
 {
 	const struct fuse_init_in *in = r->in;
@@ -937,6 +966,8 @@ void op_init(struct req *r)
 			 !cp->conf->fuse_uring ? "disabled by fuse.uring" :
 			 "the kernel does not offer it; the fuse module has "
 			 "enable_uring=N");
+
+	splice_limits(cp);
 
 	reply_buf(r, &out, outlen);
 	raise_readahead(cp);

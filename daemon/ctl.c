@@ -93,7 +93,8 @@ char *ctl_status(struct canopy *cp, bool json)
 			"\"7.%u\",\n  \"max_pages\": %u,\n"
 			"  \"max_pages_limit\": %u,\n  \"max_read\": %u,\n"
 			"  \"readahead_kb\": %u,\n  \"passthrough\": %s,\n"
-			"  \"splice\": %s,\n  \"no_open\": %s,\n"
+			"  \"splice\": %s,\n  \"splice_max\": %u,\n"
+			"  \"no_open\": %s,\n"
 			"  \"threads\": %u,\n"
 			"  \"uring_queues\": %u,\n"
 			"  \"cache_dir\": \"%s\",\n  \"cache_capacity\": %llu,\n"
@@ -102,7 +103,7 @@ char *ctl_status(struct canopy *cp, bool json)
 			n->kernel_minor, n->max_pages, n->max_pages_limit,
 			n->max_pages * 4096, n->readahead_kb,
 			n->passthrough ? "true" : "false",
-			n->splice ? "true" : "false",
+			n->splice ? "true" : "false", n->splice_max,
 			c->no_open ? "true" : "false", cp->nworkers,
 			n->uring ? atomic_load(&cp->rings_live) / k : 0,
 			cache_dir(cp->cache),
@@ -130,7 +131,11 @@ char *ctl_status(struct canopy *cp, bool json)
 			n->passthrough ? "" : " (",
 			n->passthrough ? "" : n->passthrough_why,
 			n->passthrough ? "" : ")");
-		fprintf(f, "splice:          %s\n", yesno(n->splice));
+		fprintf(f, "splice:          %s", yesno(n->splice));
+		if (n->splice && n->splice_max < n->max_pages * 4096)
+			fprintf(f, " (replies up to %u KiB; larger ones are "
+				"copied: fs.pipe-max-size)", n->splice_max / 1024);
+		fprintf(f, "\n");
 		fprintf(f, "opens:           %s\n", c->no_open ?
 			"by the kernel alone (fuse.no_open)" :
 			"answered by canopyd");
