@@ -29,7 +29,8 @@ RUN_ARGS ?=
 
 PKGS := fuse3 liburing jansson libfabric libsystemd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libfabric is loaded when a topology opens the transport (io/fabric_lib.c)
+PKG_LIBS = $(shell pkg-config --libs $(filter-out libfabric,$(PKGS)) 2>/dev/null)
 CRIT_LIBS = $(shell pkg-config --libs criterion 2>/dev/null)
 
 WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes \
@@ -38,7 +39,7 @@ CFLAGS ?= -O2 -g
 CANOPY_VERSION ?= 0.1.0
 CPPFLAGS += -D_GNU_SOURCE -DCANOPY_VERSION=\"$(CANOPY_VERSION)\" -I. -Iconfig -Iio
 ALL_CFLAGS = -std=c11 $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
-LDLIBS = $(PKG_LIBS) -lcrypto -lpthread -lm
+LDLIBS = $(PKG_LIBS) -lcrypto -lpthread -lm -ldl
 
 ifeq ($(SAN),asan)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -113,7 +114,8 @@ $(OUT)/benchmarks/simulate: benchmarks/simulate.c $(OUT)/daemon/tree.o
 		$(LDFLAGS) -o $@ $^ -lm
 
 # tests/tools/peerpoke: hand-made peer messages (test_peer_badinput.sh)
-PEERPOKE_OBJ := $(CONFIG_SRC:%.c=$(OUT)/%.o) $(OUT)/io/fabric.o $(OUT)/io/wire.o
+PEERPOKE_OBJ := $(CONFIG_SRC:%.c=$(OUT)/%.o) $(OUT)/io/fabric.o \
+	$(OUT)/io/fabric_lib.o $(OUT)/io/wire.o
 $(OUT)/tests/peerpoke: tests/tools/peerpoke.c $(PEERPOKE_OBJ)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D) $(OUT)/dep

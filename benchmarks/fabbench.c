@@ -25,6 +25,7 @@
  * transport is compiled in here rather than linked.
  */
 #include "io/fabric.c"
+#include "io/fabric_lib.c"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -67,6 +67,7 @@
 #include <rdma/fi_rma.h>
 
 #include "fabric.h"
+#include "fabric_lib.h"
 
 #define FAB_FI_VERSION FI_VERSION(1, 17)
 
@@ -373,7 +374,7 @@ static int post_retry(struct fab *f, const struct post *p, uint64_t deadline)
 	if (!rc)
 		return 0;
 	fab_warn(f, "%s(%zu bytes): %s", name[p->how], p->len,
-		 fi_strerror((int)-rc));
+		 fab_lib.strerror((int)-rc));
 	return fab_errno((int)rc);
 }
 
@@ -775,7 +776,7 @@ static void rx_post(struct fab *f, struct fab_rx *rx)
 	if (!rc)
 		return;
 	if (rc != -FI_EAGAIN)
-		fab_warn(f, "fi_recv: %s", fi_strerror((int)-rc));
+		fab_warn(f, "fi_recv: %s", fab_lib.strerror((int)-rc));
 	pthread_mutex_lock(&f->rx_lock);
 	rx->next_backlog = f->rx_backlog;
 	f->rx_backlog = rx;
@@ -838,20 +839,21 @@ static void on_error(struct fab *f)
 		return;
 	if (!e.op_context) {
 		/* fi_inject() has no context to report a failure to */
-		fab_warn(f, "a small send failed: %s", fi_strerror(e.err));
+		fab_warn(f, "a small send failed: %s",
+			 fab_lib.strerror(e.err));
 		return;
 	}
 	if (((struct fab_ctx *)e.op_context)->kind == FAB_RECV) {
 		/* a message too large for max_msg, or the endpoint closing */
 		if (e.err != FI_ECANCELED)
-			fab_warn(f, "receive failed: %s", fi_strerror(e.err));
+			fab_warn(f, "receive failed: %s", fab_lib.strerror(e.err));
 		rx_post(f, e.op_context);
 		return;
 	}
 	fab_warn(f, "%s failed: %s (%s)",
 		 ((struct fab_ctx *)e.op_context)->kind == FAB_SEND ? "send"
 								    : "read",
-		 fi_strerror(e.err),
+		 fab_lib.strerror(e.err),
 		 fi_cq_strerror(f->cq, e.prov_errno, e.err_data, pbuf,
 				sizeof(pbuf)));
 	op_complete(f, e.op_context, fab_errno(e.err));
@@ -898,7 +900,7 @@ static void *fab_progress(void *arg)
 			on_error(f);
 		} else if (n != -FI_EAGAIN && n != -FI_ECANCELED &&
 			   n != -FI_EINTR) {
-			fab_warn(f, "fi_cq_read: %s", fi_strerror((int)-n));
+			fab_warn(f, "fi_cq_read: %s", fab_lib.strerror((int)-n));
 			sleep_ns(FAB_POLL_MAX_NS);
 		} else if (!f->wait && ++empty > FAB_POLL_SPINS) {
 			poll_sleep(f, sleep);
@@ -916,7 +918,7 @@ static void *fab_progress(void *arg)
 
 static struct fi_info *peer_hints(const struct fab *f)
 {
-	struct fi_info *h = fi_allocinfo();
+	struct fi_info *h = fab_lib.dupinfo(NULL);
 
 	if (!h)
 		return NULL;
@@ -927,7 +929,7 @@ static struct fi_info *peer_hints(const struct fab *f)
 	h->domain_attr->mr_mode = f->info->domain_attr->mr_mode;
 	h->fabric_attr->prov_name = strdup(f->info->fabric_attr->prov_name);
 	if (!h->fabric_attr->prov_name) {
-		fi_freeinfo(h);
+		fab_lib.freeinfo(h);
 		return NULL;
 	}
 	return h;
@@ -992,8 +994,8 @@ int fab_peer(struct fab *f, const char *host, const char *port, uint64_t *addr)
 	hints = peer_hints(f);
 	if (!hints)
 		return -ENOMEM;
-	ret = fi_getinfo(FAB_FI_VERSION, host, port, 0, hints, &info);
-	fi_freeinfo(hints);
+	ret = fab_lib.getinfo(FAB_FI_VERSION, host, port, 0, hints, &info);
+	fab_lib.freeinfo(hints);
 	if (ret)
 		return fab_errno(ret);
 	if (!info->dest_addr) {
@@ -1024,7 +1026,7 @@ int fab_peer(struct fab *f, const char *host, const char *port, uint64_t *addr)
 	*addr = fa;
 
 out_free_info:
-	fi_freeinfo(info);
+	fab_lib.freeinfo(info);
 	return ret;
 }
 
@@ -1033,7 +1035,7 @@ out_free_info:
 
 static int get_info(const struct fab_opts *o, struct fi_info **out)
 {
-	struct fi_info *hints = fi_allocinfo();
+	struct fi_info *hints = fab_lib.dupinfo(NULL);
 	int ret;
 
 	if (!hints)
@@ -1045,18 +1047,18 @@ static int get_info(const struct fab_opts *o, struct fi_info **out)
 	hints->domain_attr->threading = FI_THREAD_SAFE;
 	hints->fabric_attr->prov_name = strdup(o->provider);
 	if (!hints->fabric_attr->prov_name) {
-		fi_freeinfo(hints);
+		fab_lib.freeinfo(hints);
 		return -ENOMEM;
 	}
-	ret =
-	    fi_getinfo(FAB_FI_VERSION, o->host, o->port, FI_SOURCE, hints, out);
+	ret = fab_lib.getinfo(FAB_FI_VERSION, o->host, o->port, FI_SOURCE, hints,
+			      out);
 	if (ret == -FI_ENODATA) {
 		/* not thread-safe: serialise the data path ourselves */
 		hints->domain_attr->threading = FI_THREAD_DOMAIN;
-		ret = fi_getinfo(FAB_FI_VERSION, o->host, o->port, FI_SOURCE,
+		ret = fab_lib.getinfo(FAB_FI_VERSION, o->host, o->port, FI_SOURCE,
 				 hints, out);
 	}
-	fi_freeinfo(hints);
+	fab_lib.freeinfo(hints);
 	return ret;
 }
 
@@ -1148,7 +1150,7 @@ static void close_fid(struct fab *f, struct fid *fid, const char *what)
 	ret = fi_close(fid);
 	if (ret)
 		fprintf(stderr, "canopy: fabric: closing the %s: %s\n", what,
-			fi_strerror(-ret));
+			fab_lib.strerror(-ret));
 }
 
 /* The libfabric objects, in reverse order of opening. */
@@ -1163,7 +1165,7 @@ static void close_objects(struct fab *f)
 	close_fid(f, f->domain ? &f->domain->fid : NULL, "domain");
 	close_fid(f, f->fabric ? &f->fabric->fid : NULL, "fabric");
 	if (f->info)
-		fi_freeinfo(f->info);
+		fab_lib.freeinfo(f->info);
 }
 
 static void destroy_locks(struct fab *f)
@@ -1203,7 +1205,7 @@ static int open_objects(struct fab *f, const struct fab_opts *o,
 	int ret;
 
 	*what = "fi_fabric";
-	ret = fi_fabric(f->info->fabric_attr, &f->fabric, NULL);
+	ret = fab_lib.fabric(f->info->fabric_attr, &f->fabric, NULL);
 	if (ret)
 		return ret;
 	*what = "fi_domain";
@@ -1254,6 +1256,9 @@ int fab_open(const struct fab_opts *o, fab_recv_fn fn, void *arg,
 			 "and nrecv are required");
 		return -EINVAL;
 	}
+	ret = fab_lib_load(err, errlen);
+	if (ret)
+		return ret;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -1288,7 +1293,7 @@ int fab_open(const struct fab_opts *o, fab_recv_fn fn, void *arg,
 
 err_report:
 	snprintf(err, errlen, "%s(%s, %s:%s): %s", what, o->provider, o->host,
-		 o->port, fi_strerror(-ret));
+		 o->port, fab_lib.strerror(-ret));
 	close_objects(f);
 	destroy_locks(f);
 	free(f);

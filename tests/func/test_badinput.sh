@@ -4,7 +4,8 @@
 # status 2 (1 for a run-time failure) and a message on stderr that names
 # what is wrong (file:line:column of malformed JSON, the dotted key, the
 # path), and leaves nothing mounted and nothing running, in the foreground
-# and in daemon mode. --help exits 0 and lists every option.
+# and in daemon mode. --help exits 0 and lists every option. Without
+# libfabric a single node serves and a node of a topology is refused.
 . "$(dirname "$0")/lib.sh"
 canopy_init
 
@@ -148,6 +149,48 @@ assert_eq "$rc" 1 "canopyctl status without a daemon"
 rc=0
 timeout 20 "$CANOPYCTL" -m "$M" status >/dev/null 2>&1 || rc=$?
 assert_eq "$rc" 1 "canopyctl -m (not a canopy mount) status"
+
+# Without libfabric (hidden by an empty file bound over it in a mount
+# namespace of its own): canopyd loads it only to open the transport.
+check "without libfabric a single-node daemon serves; a topology is refused"
+check "with the loader's message, and nothing is left mounted"
+fablib=$(ldconfig -p | awk '$1 == "libfabric.so.1" { print $NF; exit }')
+[ -n "$fablib" ] || fail "ldconfig knows no libfabric.so.1"
+canopy_ports 2
+canopy_topology "$T/nofab.json" 2 exports="$B"
+mkdir -p "$T/nofab/mnt" "$T/nofab/cache" "$T/nofab/mnt1" "$T/nofab/cache1"
+rc=0
+timeout -k 5 60 unshare -m bash -s "$fablib" "$CANOPYD" "$T" "$B" \
+	>"$T/nofab.out" 2>&1 <<'EOF' || rc=$?
+lib=$1 canopyd=$2 t=$3 b=$4 n=$3/nofab
+set -u
+mount --bind /dev/null "$lib" || exit 10
+# a single node: daemon mode returns once the mount is ready
+"$canopyd" --export "$b" --cache-dir "$n/cache" --ctl-socket "$n/ctl.sock" \
+	"$n/mnt" || exit 11
+cmp "$b/f" "$n/mnt$b/f" || exit 12
+umount "$n/mnt" || exit 13
+for i in $(seq 200); do
+	pgrep -f -- "--ctl-socket $n/ctl.sock" >/dev/null || break
+	sleep 0.05
+done
+pgrep -f -- "--ctl-socket $n/ctl.sock" >/dev/null && exit 14
+# a node of a topology
+rc=0
+"$canopyd" -f -c "$t/nofab.json" --node n1 --cache-dir "$n/cache1" \
+	--ctl-socket "$n/ctl1.sock" --cache-tmpfs false "$n/mnt1" </dev/null ||
+	rc=$?
+echo "topology rc=$rc"
+mountpoint -q "$n/mnt1" && exit 15
+[ -z "$(grep " $t/" /proc/self/mounts)" ] || exit 16
+exit 0
+EOF
+sed 's/^/  | /' "$T/nofab.out"
+assert_eq "$rc" 0 "checks in the namespace without libfabric (10: bind, 11: start, 12: bytes, 13: umount, 14: still running, 15/16: left mounted)"
+grep -q "^topology rc=[1-9]" "$T/nofab.out" ||
+	fail "a node of a topology started without libfabric"
+grep -q "libfabric: .*libfabric.so.1" "$T/nofab.out" ||
+	fail "the refusal does not give the loader's message"
 
 check "nothing is mounted under $T"
 [ -z "$(mounts_under "$T")" ] || fail "left mounted: $(mounts_under "$T")"
