@@ -19,7 +19,11 @@
  * File descriptors: an object holds its cache file and backing file open
  * only while it is open itself (opened on demand, closed at the last close),
  * so a cache of many thousand files costs no descriptors at rest; a
- * passthrough id keeps its own reference in the kernel.
+ * passthrough id keeps its own reference in the kernel. Likewise its shared
+ * mapping (cache_obj_map()), made by the first O_DIRECT block read while
+ * it is open and unmapped at its last close: blocks are read into it and
+ * replies that cannot be spliced are written from it while it is there, so
+ * a block's pages are faulted in once, not per block and again per reply.
  *
  * One mutex (c->lock) protects the index, the LRU list and every object's
  * state. Nothing sleeps under it except the cache-file syscalls of
@@ -35,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -59,6 +64,8 @@ struct cache_obj {
 	bool stale;             /* the backing file changed: drop when idle */
 	unsigned opens;
 	int fd;                 /* cache file while open, or -1 */
+	char *map;              /* shared mapping of it while open, or NULL */
+	size_t map_len;
 	int backing_fd;         /* backing file while open and incomplete */
 	bool backing_opening;   /* a thread is opening it: wait on open_cond */
 	int pt_id;              /* kernel passthrough id of the cache file */
@@ -466,6 +473,10 @@ static void drop_data_locked(struct cache *c, struct cache_obj *o)
 {
 	if (!o->reserved)
 		return;
+	if (o->map) { /* not while open: the last close unmaps it first */
+		munmap(o->map, o->map_len);
+		o->map = NULL;
+	}
 	if (o->fd >= 0)
 		close(o->fd);
 	o->fd = -1;
@@ -672,20 +683,27 @@ void cache_obj_close(struct cache_obj *o)
 	struct cache *c = o->c;
 
 	int fd = -1, bfd = -1;
+	char *map = NULL;
+	size_t map_len = 0;
 
 	pthread_mutex_lock(&c->lock);
 	if (o->opens && --o->opens == 0) {
+		/* idle: keep the data, not the descriptors nor the mapping */
+		map = o->map;
+		map_len = o->map_len;
+		o->map = NULL;
 		if (o->stale) {
 			drop_data_locked(c, o);
 		} else if (o->reserved) {
 			lru_touch_locked(c, o);
-			/* idle: keep the data, not the descriptors */
 			fd = o->fd;
 			bfd = o->backing_fd;
 			o->fd = o->backing_fd = -1;
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (map)
+		munmap(map, map_len);
 	if (fd >= 0)
 		close(fd);
 	if (bfd >= 0)
@@ -774,6 +792,29 @@ int cache_obj_fd(struct cache_obj *o)
 	fd = o->fd;
 	pthread_mutex_unlock(&c->lock);
 	return fd;
+}
+
+char *cache_obj_map(struct cache_obj *o, bool make)
+{
+	struct cache *c = o->c;
+	size_t len = (o->id.size + PAGE - 1) & ~(size_t)(PAGE - 1);
+	char *map;
+
+	pthread_mutex_lock(&c->lock);
+	if (make && !o->map && o->reserved && o->opens && o->fd >= 0 && len) {
+		map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   o->fd, 0);
+		if (map == MAP_FAILED) {
+			log_warn_rl("cache file %s: mmap: %s", o->name,
+				    strerror(errno));
+		} else {
+			o->map = map;
+			o->map_len = len;
+		}
+	}
+	map = o->map;
+	pthread_mutex_unlock(&c->lock);
+	return map;
 }
 
 int cache_claim(struct cache_obj *o, uint64_t off, uint64_t len,

@@ -114,6 +114,7 @@ struct stats {
 	counter_t splice_fallbacks; /* splices that failed midway */
 	counter_t reply_splices;  /* READ replies spliced from cache files */
 	counter_t reply_copies;   /* READ replies copied from cache files */
+	counter_t reply_mapped;   /* READ replies written from a mapping */
 	counter_t polled;         /* /dev/fuse requests a polling worker took */
 	counter_t unparks;        /* parked /dev/fuse workers woken to read */
 	counter_t parked;         /* /dev/fuse workers parked now (a gauge) */
@@ -301,6 +302,10 @@ void cache_obj_stale(struct cache_obj *o);
 bool cache_obj_complete(struct cache_obj *o);
 /* The cache file descriptor; valid between cache_obj_open and _close. */
 int cache_obj_fd(struct cache_obj *o);
+/* The shared read-write mapping of the whole cache file of an open @o,
+ * unmapped at its last close; with @make, mapped now if it is not. NULL if
+ * there is none. */
+char *cache_obj_map(struct cache_obj *o, bool make);
 /*
  * Passthrough: the kernel's backing id of a complete cache file, registered
  * at first use with @open and released with @close when the file leaves
@@ -585,8 +590,13 @@ int reply_err(struct req *r, int err); /* err: 0 or -errno */
 int reply_buf(struct req *r, const void *data, size_t len);
 /* iov[0] is left free for the header; @cnt counts it. */
 int reply_iov(struct req *r, struct iovec *iov, int cnt);
-/* Reply with @len bytes of @fd at @off, spliced when possible. */
-int reply_fd(struct req *r, int fd, uint64_t off, size_t len);
+/* Reply with @len bytes of @fd at @off: spliced when the reply fits the
+ * worker's pipe, else written from @map (the whole file mapped, or NULL),
+ * else copied through the worker's buffer. */
+int reply_fd(struct req *r, int fd, const char *map, uint64_t off,
+	     size_t len);
+/* Would reply_fd() write @len bytes from a mapping (not splice them)? */
+bool reply_wants_map(const struct req *r, size_t len);
 void worker_ready(struct worker *w, struct cache_wait *list);
 /* Run the continuations woken so far. */
 void worker_run_ready(struct worker *w);

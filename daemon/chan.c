@@ -693,7 +693,13 @@ static int reply_fd_copy(struct req *r, int fd, uint64_t off, size_t len)
 	return reply_iov(r, iov, 2);
 }
 
-int reply_fd(struct req *r, int fd, uint64_t off, size_t len)
+bool reply_wants_map(const struct req *r, size_t len)
+{
+	return !r->ent && (r->w->pipe[1] < 0 || len + PAGE > r->w->pipe_len);
+}
+
+int reply_fd(struct req *r, int fd, const char *map, uint64_t off,
+	     size_t len)
 {
 	struct worker *w = r->w;
 	struct fuse_out_header oh;
@@ -705,7 +711,15 @@ int reply_fd(struct req *r, int fd, uint64_t off, size_t len)
 		return reply_buf(r, NULL, 0);
 	if (r->ent)
 		return ring_reply_fd(r, fd, off, len);
-	if (w->pipe[1] < 0 || len + PAGE > w->pipe_len) {
+	if (reply_wants_map(r, len)) {
+		struct iovec iov[2] = { { NULL, 0 },
+					{ (void *)(map + off), len } };
+
+		if (map) {
+			/* one copy, by the kernel, from the cache file's pages */
+			STAT_INC(reply_mapped);
+			return reply_iov(r, iov, 2);
+		}
 		STAT_INC(reply_copies);
 		return reply_fd_copy(r, fd, off, len);
 	}

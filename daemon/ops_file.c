@@ -425,11 +425,14 @@ static void read_cached_reply(struct req *r, struct handle *h, uint64_t off,
 	struct cache_obj *o = h->obj;
 	uint64_t fsize = cache_obj_ident(o)->size;
 	size_t len = off >= fsize ? 0 : (fsize - off < size ? fsize - off : size);
+	int fd;
 
 	STAT_INC(cache_hits);
 	STAT_ADD(bytes_from_cache, len);
 	cache_obj_ref(o);
-	reply_fd(r, cache_obj_fd(o), off, len);
+	fd = cache_obj_fd(o);
+	reply_fd(r, fd, reply_wants_map(r, len) ? cache_obj_map(o, false) : NULL,
+		 off, len);
 	resolve_readahead(r->w, o, off, size);
 	cache_obj_put(o);
 }

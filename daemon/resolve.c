@@ -26,7 +26,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "canopyd_i.h"
@@ -50,28 +49,25 @@ static uint64_t page_round(uint64_t len)
 
 /*
  * Read a block of a large file with O_DIRECT into its place in the cache
- * file, through a mapping of it: the device fills the cache file's pages,
- * with no bounce copy and no second copy in the backing file's page cache.
- * The range is allocated first where the cache file system can, so a full
- * one is an ENOSPC here rather than a fault under the read. Returns the
- * bytes read or -errno: -EINVAL when the backing file system refuses this
- * O_DIRECT read, -ENODEV when the cache file cannot be mapped.
+ * file, through the object's mapping of it: the device fills the cache
+ * file's pages, with no bounce copy and no second copy in the backing
+ * file's page cache, and the pages stay mapped for the replies. The range
+ * is allocated first where the cache file system can, so a full one is an
+ * ENOSPC here rather than a fault under the read. Returns the bytes read or
+ * -errno: -EINVAL when the backing file system refuses this O_DIRECT read,
+ * -ENODEV when the cache file cannot be mapped.
  */
-static ssize_t read_direct_into(struct worker *w, int bfd, int cfd,
-				uint64_t off, uint64_t len)
+static ssize_t read_direct_into(struct worker *w, struct cache_obj *o,
+				int bfd, int cfd, uint64_t off, uint64_t len)
 {
-	size_t maplen = page_round(len);
-	void *map;
-	ssize_t n;
+	char *map;
 
 	if (fallocate(cfd, 0, off, len) < 0 && errno == ENOSPC)
 		return -ENOSPC;
-	map = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, off);
-	if (map == MAP_FAILED)
+	map = cache_obj_map(o, true);
+	if (!map)
 		return -ENODEV;
-	n = uring_read(w->ring, bfd, map, maplen, off);
-	munmap(map, maplen);
-	return n;
+	return uring_read(w->ring, bfd, map + off, page_round(len), off);
 }
 
 /* Free the cache file's pages of a block that was not made present. */
@@ -107,7 +103,7 @@ static int fetch_block(struct worker *w, struct cache_obj *o, uint64_t b)
 		return 0;
 	odirect = fcntl(bfd, F_GETFL) & O_DIRECT;
 	if (odirect) {
-		n = read_direct_into(w, bfd, cfd, off, len);
+		n = read_direct_into(w, o, bfd, cfd, off, len);
 		if (n == -EINVAL) {
 			/* clearing is safe under concurrent reads; setting is not */
 			log_warn_rl("%s: O_DIRECT read refused; reading it "
