@@ -194,6 +194,10 @@ class Targets:
                      f"repeat: {', '.join(f'{x:.2f}' for x in pairs)}; "
                      f"native cold: {median(res['native']):.0f} MB/s; "
                      f"canopy {detail}")
+        self.verdict("b", "diagnosis: the backing file read natively, with "
+                     "no FUSE at all: the ceiling of any cache on this "
+                     "node", median(res["native"]), "bindfs",
+                     median(res["bindfs"]), "MB/s", None)
         self.verdict("b", "diagnosis: the backing file read with O_DIRECT, "
                      "4 MiB reads, 16 in flight (canopy's fetch pattern, "
                      "measured first)", median(res["canopy"]), "device",
