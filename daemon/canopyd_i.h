@@ -372,6 +372,8 @@ struct node {
 	int backing_id;         /* kernel passthrough id while pt_opens > 0 */
 	struct cache_obj *pt_obj; /* the cache file backing_id maps, or NULL
 				   * when it maps the backing file itself */
+	int direct_fd;          /* fuse.no_open: the backing file, for the
+				 * READs of a file the cache cannot hold */
 };
 
 int nodes_init(const char *root_path, enum view_kind root_kind);

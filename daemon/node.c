@@ -128,6 +128,7 @@ static struct node *node_alloc(const char *path, enum view_kind kind)
 	}
 	n->kind = kind;
 	n->backing_id = -1;
+	n->direct_fd = -1;
 	pthread_mutex_init(&n->lock, NULL);
 	atomic_init(&n->refs, 1);
 	return n;
@@ -135,6 +136,8 @@ static struct node *node_alloc(const char *path, enum view_kind kind)
 
 static void node_free(struct node *n)
 {
+	if (n->direct_fd >= 0)
+		close(n->direct_fd);
 	cache_obj_put(n->obj);
 	cache_obj_put(n->pt_obj);
 	pthread_mutex_destroy(&n->lock);
@@ -371,16 +374,21 @@ void node_set_attr(struct node *n, const struct statx *stx)
 {
 	struct cache_obj *old = NULL;
 	struct ident id;
+	int fd = -1;
 
 	ident_from_statx(&id, stx);
 	pthread_mutex_lock(&n->lock);
-	if (n->obj && !ident_eq(&n->id, &id)) {
+	if (!ident_eq(&n->id, &id)) {
 		old = n->obj;
 		n->obj = NULL;
+		fd = n->direct_fd; /* the next READ opens the new file */
+		n->direct_fd = -1;
 	}
 	n->stx = *stx;
 	n->id = id;
 	pthread_mutex_unlock(&n->lock);
+	if (fd >= 0)
+		close(fd);
 	if (old) {
 		cache_obj_stale(old);
 		cache_obj_put(old);

@@ -579,6 +579,42 @@ out:
  * a handle of its own: cached on the node's current object, opened for this
  * READ, or direct on the backing file when the cache cannot hold the file.
  */
+/*
+ * The backing file of @n for one READ of a file the cache cannot hold, as
+ * a descriptor of its own (the handle closes it). The node keeps the file
+ * open from its first such READ until the file changes or the kernel
+ * forgets the node, so on a parallel file system the reader costs one open,
+ * not one per READ.
+ */
+static int node_direct_fd(struct req *r, struct node *n)
+{
+	int fd, mine;
+
+	pthread_mutex_lock(&n->lock);
+	fd = n->direct_fd >= 0 ? fcntl(n->direct_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	pthread_mutex_unlock(&n->lock);
+	if (fd >= 0)
+		return fd;
+	mine = backing_file_open(r, n);
+	if (mine < 0)
+		return mine;
+	fd = fcntl(mine, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		fd = -errno;
+		close(mine);
+		return fd;
+	}
+	pthread_mutex_lock(&n->lock);
+	if (n->direct_fd < 0) {
+		n->direct_fd = mine; /* the first of two racing READs keeps it */
+		mine = -1;
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (mine >= 0)
+		close(mine);
+	return fd;
+}
+
 static void read_by_node(struct req *r, const struct fuse_read_in *in)
 {
 	struct canopy *cp = r->w->cp;
@@ -615,7 +651,7 @@ static void read_by_node(struct req *r, const struct fuse_read_in *in)
 	if (ret) {
 		/* the cache cannot hold it: read the backing file */
 		cache_obj_put(o);
-		fd = backing_file_open(r, n);
+		fd = node_direct_fd(r, n);
 		if (fd < 0) {
 			handle_free(h);
 			ret = fd;

@@ -115,6 +115,12 @@ stats_save "$T/c1.json"
 assert_eq "$(d cache.bytes c0 c1)" 0 "cache.bytes after reading the big file"
 assert_int "$(d backing.bytes c0 c1) -ge $((32 << 20))" \
 	"backing.bytes for the big file"
+assert_eq "$(d backing.opens c0 c1)" 1 \
+	"backing opens for $(d fuse.read.no_open c0 c1) READs of the big file"
+$PY "$FUNC_DIR/util.py" dropcache "$MNT$B/big"
+assert_same_file "$B/big" "$MNT$B/big"
+stats_save "$T/c2.json"
+assert_eq "$(d backing.opens c1 c2)" 0 "backing opens when it is read again"
 canopy_stop "$DPID"
 assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
 
