@@ -66,6 +66,7 @@ struct cache_obj {
 	int fd;                 /* cache file while open, or -1 */
 	char *map;              /* shared mapping of it while open, or NULL */
 	size_t map_len;
+	bool unmappable;        /* mmap refused it: read through a buffer */
 	int backing_fd;         /* backing file while open and incomplete */
 	bool backing_opening;   /* a thread is opening it: wait on open_cond */
 	int pt_id;              /* kernel passthrough id of the cache file */
@@ -801,12 +802,16 @@ char *cache_obj_map(struct cache_obj *o, bool make)
 	char *map;
 
 	pthread_mutex_lock(&c->lock);
-	if (make && !o->map && o->reserved && o->opens && o->fd >= 0 && len) {
+	if (make && !o->map && !o->unmappable && o->reserved && o->opens &&
+	    o->fd >= 0 && len) {
 		map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			   o->fd, 0);
 		if (map == MAP_FAILED) {
-			log_warn_rl("cache file %s: mmap: %s", o->name,
-				    strerror(errno));
+			/* once: the cache file system cannot map files */
+			log_notice("cache file %s: mmap: %s; its blocks are "
+				   "read through a buffer", o->name,
+				   strerror(errno));
+			o->unmappable = true;
 		} else {
 			o->map = map;
 			o->map_len = len;

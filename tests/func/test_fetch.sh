@@ -10,7 +10,9 @@
 # three off (buffered backing reads, the next block fetched by the worker,
 # the kernel page cache). A backing file system that refuses O_DIRECT
 # (squashfs, loop-mounted): the file is opened without it and read
-# buffered, right bytes. A cache file system too small for the file: READs
+# buffered, right bytes. A cache file system whose files cannot be mapped
+# (bindfs -o direct_io): blocks are read with O_DIRECT into a buffer, then
+# written, right bytes. A cache file system too small for the file: READs
 # are answered from the backing file, right bytes. And a daemon stopped in
 # the middle of a cold read, with blocks queued for its fetch threads,
 # exits 0 in time and leaves nothing mounted.
@@ -120,6 +122,48 @@ assert_eq "$(d backing.direct_reads sq)" 0 "backing.direct_reads"
 canopy_stop "$DPID"
 assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
 umount "$SQ/mnt"
+
+check "a cache file system whose files cannot be mapped (bindfs -o direct_io):"
+check "blocks are read with O_DIRECT into a buffer, then written; right bytes"
+command -v bindfs >/dev/null || fail "no bindfs (make deps installs it)"
+NM=$T/nomap
+mkdir -p "$NM/src" "$NM/fs" "$NM/mnt"
+bindfs -f -o direct_io "$NM/src" "$NM/fs" >"$T/logs/bindfs-nomap.log" 2>&1 &
+NMPID=$!
+on_exit "umount $NM/fs 2>/dev/null; kill -TERM $NMPID 2>/dev/null; wait $NMPID 2>/dev/null"
+deadline=$((SECONDS + 20))
+until is_mounted "$NM/fs"; do
+	alive "$NMPID" || fail "bindfs exited: $(cat "$T/logs/bindfs-nomap.log")"
+	((SECONDS < deadline)) || fail "bindfs not mounted after 20s"
+	sleep 0.1
+done
+$PY - "$NM/fs/probe" <<'EOF' && fail "a file on bindfs -o direct_io can be mapped shared: the case is not tested"
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+os.ftruncate(fd, 4096)
+try:
+    mmap.mmap(fd, 4096, mmap.MAP_SHARED)
+except OSError:
+    sys.exit(1)
+EOF
+rm -f "$NM/fs/probe"
+mkdir -p "$NM/fs/cache"
+canopy_spawn nomap "$NM/mnt" --export "$B" --cache-dir "$NM/fs/cache" \
+	--cache-tmpfs false --ctl-socket "$NM/ctl.sock"
+MNT=$NM/mnt SOCK=$NM/ctl.sock
+canopy_wait_ready "$DPID" "$MNT" -s "$SOCK"
+cold_read nomap
+assert_eq "$(d backing.reads nomap)" $NBLK "backing.reads"
+assert_eq "$(d backing.bytes nomap)" $SIZE "backing.bytes"
+assert_eq "$(d backing.direct_reads nomap)" 0 \
+	"backing.direct_reads (O_DIRECT straight into the cache file)"
+assert_int "$(find "$NM/src/cache" -name '*.cnp' | wc -l) -ge 1" \
+	"no cache file on the unmappable file system"
+assert_eq "$(sha "$MNT$B/big")" "$want" "sha256 of a second read (from the cache)"
+assert_eq "$(grep -c "mmap: .*read through a buffer" "$LOG")" 1 \
+	"notices that the cache file cannot be mapped"
+canopy_stop "$DPID"
+assert_eq "$STOP_RC" 0 "exit status of canopyd after SIGTERM"
 
 check "a full cache file system: readers still get the right bytes"
 # the cache on a 48 MiB tmpfs of the test's, with a capacity far above it
