@@ -22,7 +22,7 @@
  * daemon runs alone: nnodes == 0, node_index == 0, no transport.
  *
  * This directory knows nothing of FUSE, io_uring or libfabric; jansson stays
- * inside topology.c.
+ * inside topology.c, topology_err.c and topology_i.h.
  */
 #ifndef CANOPY_CONFIG_H
 #define CANOPY_CONFIG_H
