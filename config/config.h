@@ -7,7 +7,7 @@
  * (topo_load()), command-line options (conf_set()). conf_finish() validates
  * the result once all three are applied.
  *
- * Every tunable is declared once, in the table in conf.c, with its JSON key
+ * Every tunable is declared once, in the table in params.c, with its JSON key
  * ("fuse.max_pages"), its command-line option ("--max-pages"), its default and
  * a line of help; conf_help() prints the table.
  *

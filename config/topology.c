@@ -5,7 +5,7 @@
  * The file is read whole, parsed by jansson (duplicate keys refused) and then
  * walked top-down. A top-level key is either one with its own handler in
  * topo_keys[] ("exports" and the topology: "nodes", "roots", "fanout",
- * "placement", "auth") or part of the tunables table of conf.c: {"fuse":
+ * "placement", "auth") or part of the tunables table of params.c: {"fuse":
  * {"max_pages": 1024}} sets "fuse.max_pages", {"node": "x"} sets "node",
  * {"transport": {"provider": "cxi"}} sets "transport.provider". A tunable
  * added to conf_params[] is therefore accepted here without a change to this
@@ -129,7 +129,7 @@ static int wrong_type(const struct topo_ctx *t, const struct param *p,
 					       "");
 }
 
-/* The JSON type must fit the tunable; the value is then checked by conf.c. */
+/* The JSON type must fit the tunable; params.c then checks the value. */
 static int load_param(struct topo_ctx *t, const struct param *p, json_t *v)
 {
 	char msg[CONF_ERR_MAX];
