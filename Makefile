@@ -115,7 +115,8 @@ $(OUT)/benchmarks/simulate: benchmarks/simulate.c $(OUT)/daemon/tree.o
 
 # tests/tools/peerpoke: hand-made peer messages (test_peer_badinput.sh)
 PEERPOKE_OBJ := $(CONFIG_SRC:%.c=$(OUT)/%.o) $(OUT)/io/fabric.o \
-	$(OUT)/io/fabric_lib.o $(OUT)/io/wire.o $(OUT)/io/wire_auth.o
+	$(OUT)/io/fabric_lib.o $(OUT)/io/fabric_setup.o $(OUT)/io/wire.o \
+	$(OUT)/io/wire_auth.o
 $(OUT)/tests/peerpoke: tests/tools/peerpoke.c $(PEERPOKE_OBJ)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D) $(OUT)/dep

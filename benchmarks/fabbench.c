@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * benchmarks/fabbench.c - the libfabric transport (io/fabric.c) over
+ * benchmarks/fabbench.c - the libfabric transport (io/fabric*.c) over
  * loopback: latency, throughput, and what the provider does when a peer
  * is missing, killed or stopped.
  *
@@ -26,6 +26,7 @@
  */
 #include "io/fabric.c"
 #include "io/fabric_lib.c"
+#include "io/fabric_setup.c"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

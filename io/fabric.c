@@ -47,6 +47,11 @@
  *
  * Lock order: f->lock, then nothing. f->msg_lock, f->peer_lock,
  * f->rx_lock and f->post_lock are leaves, never held together.
+ *
+ * Files: this one holds the data path (posting, operations, memory
+ * registration, message buffers, sends, reads, receives) and the progress
+ * thread; io/fabric_setup.c the peers (fab_peer()), set-up and tear-down
+ * (fab_open(), fab_close()); io/fabric_i.h the structures both share.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -67,14 +72,8 @@
 #include <rdma/fi_rma.h>
 
 #include "fabric.h"
+#include "fabric_i.h"
 #include "fabric_lib.h"
-
-#define FAB_FI_VERSION FI_VERSION(1, 17)
-
-/* mr_mode bits this file knows how to honour. */
-#define FAB_MR_MODES                                                           \
-	(FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY |    \
-	 FI_MR_ENDPOINT)
 
 #define FAB_CQ_BATCH 16
 #define FAB_SREAD_MS 200	  /* wait-object sleep; fab_close() signals */
@@ -85,129 +84,8 @@
 #define FAB_CACHE_SMALL 64	  /* ...cached up to this many */
 #define FAB_CACHE_LARGE 8	  /* max_msg buffers cached */
 #define FAB_WARN_NS 1000000000ULL /* at most one warning a second */
-#define FAB_CLOSE_GRACE_NS 200000000ULL /* close: wait for ops in flight */
 
 /* container_of() comes from rdma/fabric.h */
-
-enum fab_kind { FAB_SEND, FAB_READ, FAB_RECV };
-
-/* What a completion's op_context points at. */
-struct fab_ctx {
-	struct fi_context2 fctx; /* the provider's; must be first */
-	enum fab_kind kind;
-};
-
-/* A posted send or read, waited on by its caller. */
-struct fab_op {
-	struct fab_ctx c;
-	pthread_cond_t cond; /* signalled on completion and at close */
-	/* fields below are protected by f->lock */
-	struct fab_op *prev, *next; /* on f->pending while posted */
-	int res;
-	bool done;
-	bool abandoned; /* the waiter left: the last to see it frees it */
-};
-
-/*
- * A message buffer: the caller's from fab_msg_alloc() to fab_send() or
- * fab_msg_free(), then the transport's; the send's operation lives in it.
- */
-struct fab_msg {
-	struct fab_op op;
-	struct fid_mr *mr; /* FI_MR_LOCAL providers only */
-	void *desc;
-	size_t cap;
-	struct fab_msg *next_free; /* protected by f->msg_lock */
-	_Alignas(64) unsigned char data[];
-};
-
-/* A receive buffer; the transport's, lent to the callback's owner. */
-struct fab_rx {
-	struct fab_ctx c;
-	struct fid_mr *mr;
-	void *desc;
-	struct fab_rx *next_backlog; /* protected by f->rx_lock */
-	_Alignas(64) unsigned char data[];
-};
-
-struct fab_mr {
-	struct fab *f;
-	struct fid_mr *mr;
-	const char *base;
-	size_t len;
-};
-
-struct fab_peer_ent {
-	char *host, *port;
-	fi_addr_t addr;
-};
-
-struct fab {
-	struct fi_info *info;
-	struct fid_fabric *fabric;
-	struct fid_domain *domain;
-	struct fid_cq *cq;
-	struct fid_av *av;
-	struct fid_ep *ep;
-	uint64_t mr_mode;
-	size_t max_msg;
-	size_t inject_size; /* sends up to this go by fi_inject() */
-	bool thread_safe;
-	bool wait; /* the progress thread blocks in fi_cq_sread() */
-	fab_recv_fn fn;
-	void *fn_arg;
-	atomic_uint_fast64_t
-	    next_key; /* requested keys unless FI_MR_PROV_KEY */
-
-	pthread_t thread;
-	atomic_bool stop;
-	atomic_bool poll_asleep; /* poll mode: the thread sleeps on poll_cond */
-	pthread_mutex_t poll_lock;
-	pthread_cond_t poll_cond;
-
-	pthread_mutex_t post_lock; /* domains that are not FI_THREAD_SAFE */
-
-	pthread_mutex_t lock;
-	/* fields below are protected by f->lock */
-	struct fab_op pending; /* list head: posted sends and reads */
-	unsigned users;	       /* callers inside fab_send()/fab_read() */
-	pthread_cond_t idle;   /* closing: users or pending dropped to 0 */
-	atomic_bool closing;   /* written under f->lock, read anywhere */
-
-	pthread_mutex_t msg_lock;
-	/* fields below are protected by f->msg_lock */
-	struct fab_msg *free_small, *free_large;
-	unsigned nfree_small, nfree_large;
-
-	pthread_mutex_t rx_lock;
-	/* fields below are protected by f->rx_lock */
-	struct fab_rx *rx_backlog; /* fi_recv() said EAGAIN: retry later */
-	atomic_bool rx_backlogged; /* rx_backlog is not empty */
-
-	pthread_mutex_t peer_lock;
-	/* fields below are protected by f->peer_lock */
-	struct fab_peer_ent *peers;
-	size_t npeers, peers_cap;
-
-	/* set in fab_open(), then read only until fab_close() */
-	struct fab_rx **rx;
-	unsigned nrx;
-
-	atomic_uint_fast64_t warn_next_ns, warn_dropped;
-	struct {
-		atomic_uint_fast64_t sends, send_errors, recvs, reads;
-		atomic_uint_fast64_t read_errors, bytes_sent, bytes_recv;
-		atomic_uint_fast64_t bytes_read;
-	} st;
-};
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void sleep_ns(uint64_t ns)
 {
@@ -223,12 +101,6 @@ static uint64_t deadline_of(int timeout_ms)
 	if (timeout_ms < 0)
 		return UINT64_MAX;
 	return now_ns() + (uint64_t)timeout_ms * 1000000ULL;
-}
-
-static void ts_of(uint64_t ns, struct timespec *ts)
-{
-	ts->tv_sec = (time_t)(ns / 1000000000ULL);
-	ts->tv_nsec = (long)(ns % 1000000000ULL);
 }
 
 /*
@@ -258,7 +130,7 @@ __attribute__((format(printf, 2, 3))) static void fab_warn(struct fab *f,
 }
 
 /* A libfabric error number (positive) as -errno. */
-static int fab_errno(int fierr)
+int fab_errno(int fierr)
 {
 	if (fierr < 0)
 		fierr = -fierr;
@@ -291,17 +163,6 @@ static void post_unlock(struct fab *f)
 {
 	if (!f->thread_safe)
 		pthread_mutex_unlock(&f->post_lock);
-}
-
-/* Poll mode: a poster wakes a sleeping progress thread. */
-static void kick_progress(struct fab *f)
-{
-	if (f->wait || !atomic_load(&f->poll_asleep))
-		return;
-	pthread_mutex_lock(&f->poll_lock);
-	atomic_store(&f->poll_asleep, false);
-	pthread_cond_signal(&f->poll_cond);
-	pthread_mutex_unlock(&f->poll_lock);
 }
 
 /*
@@ -478,7 +339,7 @@ static int op_wait(struct fab *f, struct fab_op *op, uint64_t deadline,
 
 static void msg_put(struct fab *f, struct fab_msg *m);
 
-static void op_free(struct fab *f, struct fab_op *op)
+void fab_op_free(struct fab *f, struct fab_op *op)
 {
 	if (op->c.kind == FAB_SEND) {
 		msg_put(f, container_of(op, struct fab_msg, op));
@@ -505,14 +366,14 @@ static void op_complete(struct fab *f, struct fab_op *op, int res)
 		pthread_cond_broadcast(&f->idle);
 	pthread_mutex_unlock(&f->lock);
 	if (gone)
-		op_free(f, op);
+		fab_op_free(f, op);
 }
 
 /* ------------------------------------------------------------------ */
 /* memory registration                                                  */
 
-static int mr_reg(struct fab *f, void *buf, size_t len, uint64_t access,
-		  struct fid_mr **out)
+int fab_mr_reg_fid(struct fab *f, void *buf, size_t len, uint64_t access,
+		   struct fid_mr **out)
 {
 	uint64_t key = 0;
 	int ret;
@@ -546,7 +407,8 @@ int fab_mr_reg(struct fab *f, void *buf, size_t len, bool remote,
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	ret = mr_reg(f, buf, len, remote ? FI_REMOTE_READ : FI_READ, &m->mr);
+	ret = fab_mr_reg_fid(f, buf, len, remote ? FI_REMOTE_READ : FI_READ,
+			     &m->mr);
 	if (ret)
 		goto err_free;
 	m->f = f;
@@ -583,7 +445,7 @@ uint64_t fab_mr_raddr(const struct fab_mr *mr, const void *p)
 /* ------------------------------------------------------------------ */
 /* message buffers                                                      */
 
-static void msg_destroy(struct fab_msg *m)
+void fab_msg_destroy(struct fab_msg *m)
 {
 	if (m->mr)
 		fi_close(&m->mr->fid);
@@ -620,7 +482,7 @@ void *fab_msg_alloc(struct fab *f, size_t len)
 	m->mr = NULL;
 	m->desc = NULL;
 	if (f->mr_mode & FI_MR_LOCAL) {
-		if (mr_reg(f, m->data, cap, FI_SEND, &m->mr))
+		if (fab_mr_reg_fid(f, m->data, cap, FI_SEND, &m->mr))
 			goto err_destroy_cond;
 		m->desc = fi_mr_desc(m->mr);
 	}
@@ -652,7 +514,7 @@ static void msg_put(struct fab *f, struct fab_msg *m)
 	}
 	pthread_mutex_unlock(&f->msg_lock);
 	if (m)
-		msg_destroy(m);
+		fab_msg_destroy(m);
 }
 
 void fab_msg_free(struct fab *f, void *buf)
@@ -745,7 +607,7 @@ int fab_read(struct fab *f, uint64_t addr, void *local, size_t len,
 	kick_progress(f);
 	ret = op_wait(f, op, deadline, &owned);
 	if (owned)
-		op_free(f, op);
+		fab_op_free(f, op);
 	if (ret)
 		goto out_count;
 	atomic_fetch_add(&f->st.reads, 1);
@@ -765,7 +627,7 @@ out_count:
 /* receives                                                             */
 
 /* Post @rx; if the provider is out of room, the progress thread retries. */
-static void rx_post(struct fab *f, struct fab_rx *rx)
+void fab_rx_post(struct fab *f, struct fab_rx *rx)
 {
 	ssize_t rc;
 
@@ -796,7 +658,7 @@ static void rx_retry_backlog(struct fab *f)
 	while (rx) {
 		struct fab_rx *next = rx->next_backlog;
 
-		rx_post(f, rx);
+		fab_rx_post(f, rx);
 		rx = next;
 	}
 }
@@ -804,7 +666,7 @@ static void rx_retry_backlog(struct fab *f)
 void fab_recv_done(struct fab *f, void *buf)
 {
 	if (buf)
-		rx_post(f, container_of(buf, struct fab_rx, data));
+		fab_rx_post(f, container_of(buf, struct fab_rx, data));
 }
 
 /* ------------------------------------------------------------------ */
@@ -823,7 +685,7 @@ static void on_completion(struct fab *f, void *context, size_t len)
 	atomic_fetch_add(&f->st.recvs, 1);
 	atomic_fetch_add(&f->st.bytes_recv, len);
 	if (!f->fn || !f->fn(f->fn_arg, rx->data, len))
-		rx_post(f, rx);
+		fab_rx_post(f, rx);
 }
 
 static void on_error(struct fab *f)
@@ -847,7 +709,7 @@ static void on_error(struct fab *f)
 		/* a message too large for max_msg, or the endpoint closing */
 		if (e.err != FI_ECANCELED)
 			fab_warn(f, "receive failed: %s", fab_lib.strerror(e.err));
-		rx_post(f, e.op_context);
+		fab_rx_post(f, e.op_context);
 		return;
 	}
 	fab_warn(f, "%s failed: %s (%s)",
@@ -874,7 +736,7 @@ static void poll_sleep(struct fab *f, uint64_t ns)
 	pthread_mutex_unlock(&f->poll_lock);
 }
 
-static void *fab_progress(void *arg)
+void *fab_progress(void *arg)
 {
 	struct fi_cq_data_entry ev[FAB_CQ_BATCH];
 	struct fab *f = arg;
@@ -913,462 +775,3 @@ static void *fab_progress(void *arg)
 	return NULL;
 }
 
-/* ------------------------------------------------------------------ */
-/* peers                                                                */
-
-static struct fi_info *peer_hints(const struct fab *f)
-{
-	struct fi_info *h = fab_lib.dupinfo(NULL);
-
-	if (!h)
-		return NULL;
-	h->caps = f->info->caps;
-	h->mode = f->info->mode;
-	h->addr_format = f->info->addr_format;
-	h->ep_attr->type = FI_EP_RDM;
-	h->domain_attr->mr_mode = f->info->domain_attr->mr_mode;
-	h->fabric_attr->prov_name = strdup(f->info->fabric_attr->prov_name);
-	if (!h->fabric_attr->prov_name) {
-		fab_lib.freeinfo(h);
-		return NULL;
-	}
-	return h;
-}
-
-static bool peer_find_locked(struct fab *f, const char *host, const char *port,
-			     uint64_t *addr)
-{
-	size_t i;
-
-	for (i = 0; i < f->npeers; i++) {
-		if (!strcmp(f->peers[i].host, host) &&
-		    !strcmp(f->peers[i].port, port)) {
-			*addr = f->peers[i].addr;
-			return true;
-		}
-	}
-	return false;
-}
-
-static int peer_add_locked(struct fab *f, const char *host, const char *port,
-			   fi_addr_t fa)
-{
-	struct fab_peer_ent *p;
-
-	if (f->npeers == f->peers_cap) {
-		size_t cap = f->peers_cap ? f->peers_cap * 2 : 16;
-
-		p = realloc(f->peers, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		f->peers = p;
-		f->peers_cap = cap;
-	}
-	p = &f->peers[f->npeers];
-	p->host = strdup(host);
-	p->port = strdup(port);
-	if (!p->host || !p->port) {
-		free(p->host);
-		free(p->port);
-		return -ENOMEM;
-	}
-	p->addr = fa;
-	f->npeers++;
-	return 0;
-}
-
-int fab_peer(struct fab *f, const char *host, const char *port, uint64_t *addr)
-{
-	struct fi_info *hints, *info = NULL;
-	fi_addr_t fa = FI_ADDR_NOTAVAIL;
-	bool found;
-	int ret;
-
-	pthread_mutex_lock(&f->peer_lock);
-	found = peer_find_locked(f, host, port, addr);
-	pthread_mutex_unlock(&f->peer_lock);
-	if (found)
-		return 0;
-
-	/* resolve without the lock: fi_getinfo() may ask a name service */
-	hints = peer_hints(f);
-	if (!hints)
-		return -ENOMEM;
-	ret = fab_lib.getinfo(FAB_FI_VERSION, host, port, 0, hints, &info);
-	fab_lib.freeinfo(hints);
-	if (ret)
-		return fab_errno(ret);
-	if (!info->dest_addr) {
-		ret = -EADDRNOTAVAIL;
-		goto out_free_info;
-	}
-	ret = fi_av_insert(f->av, info->dest_addr, 1, &fa, 0, NULL);
-	if (ret != 1) {
-		ret = ret < 0 ? fab_errno(ret) : -EADDRNOTAVAIL;
-		goto out_free_info;
-	}
-
-	pthread_mutex_lock(&f->peer_lock);
-	if (peer_find_locked(f, host, port, addr)) {
-		/* another thread got there first: keep its handle */
-		pthread_mutex_unlock(&f->peer_lock);
-		if (*addr != fa)
-			fi_av_remove(f->av, &fa, 1, 0);
-		ret = 0;
-		goto out_free_info;
-	}
-	ret = peer_add_locked(f, host, port, fa);
-	pthread_mutex_unlock(&f->peer_lock);
-	if (ret) {
-		fi_av_remove(f->av, &fa, 1, 0);
-		goto out_free_info;
-	}
-	*addr = fa;
-
-out_free_info:
-	fab_lib.freeinfo(info);
-	return ret;
-}
-
-/* ------------------------------------------------------------------ */
-/* open and close                                                       */
-
-static int get_info(const struct fab_opts *o, struct fi_info **out)
-{
-	struct fi_info *hints = fab_lib.dupinfo(NULL);
-	int ret;
-
-	if (!hints)
-		return -ENOMEM;
-	hints->caps = FI_MSG | FI_RMA | FI_READ | FI_REMOTE_READ;
-	hints->mode = FI_CONTEXT | FI_CONTEXT2;
-	hints->ep_attr->type = FI_EP_RDM;
-	hints->domain_attr->mr_mode = FAB_MR_MODES;
-	hints->domain_attr->threading = FI_THREAD_SAFE;
-	hints->fabric_attr->prov_name = strdup(o->provider);
-	if (!hints->fabric_attr->prov_name) {
-		fab_lib.freeinfo(hints);
-		return -ENOMEM;
-	}
-	ret = fab_lib.getinfo(FAB_FI_VERSION, o->host, o->port, FI_SOURCE, hints,
-			      out);
-	if (ret == -FI_ENODATA) {
-		/* not thread-safe: serialise the data path ourselves */
-		hints->domain_attr->threading = FI_THREAD_DOMAIN;
-		ret = fab_lib.getinfo(FAB_FI_VERSION, o->host, o->port, FI_SOURCE,
-				 hints, out);
-	}
-	fab_lib.freeinfo(hints);
-	return ret;
-}
-
-static int open_cq(struct fab *f, enum fab_progress progress)
-{
-	struct fi_cq_attr attr = {
-	    .format = FI_CQ_FORMAT_DATA,
-	    .size = 0,
-	    .wait_obj = FI_WAIT_UNSPEC,
-	};
-	int ret = -FI_ENOSYS;
-
-	if (progress != FAB_PROGRESS_POLL && f->thread_safe) {
-		ret = fi_cq_open(f->domain, &attr, &f->cq, NULL);
-		if (!ret)
-			f->wait = true;
-		else if (progress == FAB_PROGRESS_WAIT)
-			return ret;
-	} else if (progress == FAB_PROGRESS_WAIT) {
-		return -FI_ENOSYS;
-	}
-	if (ret) {
-		attr.wait_obj = FI_WAIT_NONE;
-		ret = fi_cq_open(f->domain, &attr, &f->cq, NULL);
-	}
-	return ret;
-}
-
-static int open_rx(struct fab *f, unsigned n)
-{
-	struct fab_rx *rx;
-	unsigned i;
-	int ret;
-
-	f->rx = calloc(n, sizeof(*f->rx));
-	if (!f->rx)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		if (posix_memalign((void **)&rx, 64, sizeof(*rx) + f->max_msg))
-			return -ENOMEM;
-		memset(rx, 0, sizeof(*rx));
-		rx->c.kind = FAB_RECV;
-		f->rx[f->nrx++] = rx;
-		if (f->mr_mode & FI_MR_LOCAL) {
-			ret = mr_reg(f, rx->data, f->max_msg, FI_RECV, &rx->mr);
-			if (ret)
-				return ret;
-			rx->desc = fi_mr_desc(rx->mr);
-		}
-	}
-	return 0;
-}
-
-static void free_rx(struct fab *f)
-{
-	unsigned i;
-
-	for (i = 0; i < f->nrx; i++) {
-		if (f->rx[i]->mr)
-			fi_close(&f->rx[i]->mr->fid);
-		free(f->rx[i]);
-	}
-	free(f->rx);
-	f->rx = NULL;
-	f->nrx = 0;
-}
-
-static void free_msg_cache(struct fab *f)
-{
-	struct fab_msg *m;
-
-	while ((m = f->free_small)) {
-		f->free_small = m->next_free;
-		msg_destroy(m);
-	}
-	while ((m = f->free_large)) {
-		f->free_large = m->next_free;
-		msg_destroy(m);
-	}
-	f->nfree_small = f->nfree_large = 0;
-}
-
-static void close_fid(struct fab *f, struct fid *fid, const char *what)
-{
-	int ret;
-
-	if (!fid)
-		return;
-	ret = fi_close(fid);
-	if (ret)
-		fprintf(stderr, "canopy: fabric: closing the %s: %s\n", what,
-			fab_lib.strerror(-ret));
-}
-
-/* The libfabric objects, in reverse order of opening. */
-static void close_objects(struct fab *f)
-{
-	close_fid(f, f->ep ? &f->ep->fid : NULL, "endpoint");
-	f->ep = NULL;
-	free_rx(f);
-	free_msg_cache(f);
-	close_fid(f, f->av ? &f->av->fid : NULL, "address vector");
-	close_fid(f, f->cq ? &f->cq->fid : NULL, "completion queue");
-	close_fid(f, f->domain ? &f->domain->fid : NULL, "domain");
-	close_fid(f, f->fabric ? &f->fabric->fid : NULL, "fabric");
-	if (f->info)
-		fab_lib.freeinfo(f->info);
-}
-
-static void destroy_locks(struct fab *f)
-{
-	pthread_mutex_destroy(&f->lock);
-	pthread_cond_destroy(&f->idle);
-	pthread_mutex_destroy(&f->msg_lock);
-	pthread_mutex_destroy(&f->rx_lock);
-	pthread_mutex_destroy(&f->peer_lock);
-	pthread_mutex_destroy(&f->post_lock);
-	pthread_mutex_destroy(&f->poll_lock);
-	pthread_cond_destroy(&f->poll_cond);
-}
-
-static int init_locks(struct fab *f)
-{
-	pthread_condattr_t ca;
-
-	pthread_mutex_init(&f->lock, NULL);
-	pthread_mutex_init(&f->msg_lock, NULL);
-	pthread_mutex_init(&f->rx_lock, NULL);
-	pthread_mutex_init(&f->peer_lock, NULL);
-	pthread_mutex_init(&f->post_lock, NULL);
-	pthread_mutex_init(&f->poll_lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&f->idle, &ca);
-	pthread_cond_init(&f->poll_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	return 0;
-}
-
-static int open_objects(struct fab *f, const struct fab_opts *o,
-			const char **what)
-{
-	struct fi_av_attr av = {0};
-	int ret;
-
-	*what = "fi_fabric";
-	ret = fab_lib.fabric(f->info->fabric_attr, &f->fabric, NULL);
-	if (ret)
-		return ret;
-	*what = "fi_domain";
-	ret = fi_domain(f->fabric, f->info, &f->domain, NULL);
-	if (ret)
-		return ret;
-	*what = "fi_cq_open";
-	ret = open_cq(f, o->progress);
-	if (ret)
-		return ret;
-	*what = "fi_av_open";
-	av.type = f->info->domain_attr->av_type == FI_AV_MAP ? FI_AV_MAP
-							     : FI_AV_TABLE;
-	ret = fi_av_open(f->domain, &av, &f->av, NULL);
-	if (ret)
-		return ret;
-	*what = "fi_endpoint";
-	ret = fi_endpoint(f->domain, f->info, &f->ep, NULL);
-	if (ret)
-		return ret;
-	*what = "fi_ep_bind";
-	ret = fi_ep_bind(f->ep, &f->cq->fid, FI_TRANSMIT | FI_RECV);
-	if (!ret)
-		ret = fi_ep_bind(f->ep, &f->av->fid, 0);
-	if (ret)
-		return ret;
-	*what = "fi_enable";
-	ret = fi_enable(f->ep);
-	if (ret)
-		return ret;
-	*what = "receive buffers";
-	return open_rx(f, o->nrecv);
-}
-
-int fab_open(const struct fab_opts *o, fab_recv_fn fn, void *arg,
-	     struct fab **out, char *err, size_t errlen)
-{
-	const char *what = "fi_getinfo";
-	struct fab *f;
-	unsigned i;
-	int ret;
-
-	if (errlen)
-		err[0] = '\0';
-	if (!o->provider || !o->host || !o->port || !o->max_msg || !o->nrecv) {
-		snprintf(err, errlen,
-			 "fabric: provider, host, port, max_msg "
-			 "and nrecv are required");
-		return -EINVAL;
-	}
-	ret = fab_lib_load(err, errlen);
-	if (ret)
-		return ret;
-	f = calloc(1, sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	init_locks(f);
-	f->pending.next = f->pending.prev = &f->pending;
-	f->fn = fn;
-	f->fn_arg = arg;
-	f->max_msg = o->max_msg;
-	atomic_init(&f->next_key, 1);
-
-	ret = get_info(o, &f->info);
-	if (ret)
-		goto err_report;
-	f->thread_safe = f->info->domain_attr->threading == FI_THREAD_SAFE;
-	f->mr_mode = f->info->domain_attr->mr_mode;
-	f->inject_size = f->info->tx_attr->inject_size;
-	if (f->info->ep_attr->max_msg_size < o->max_msg) {
-		ret = -FI_EMSGSIZE;
-		goto err_report;
-	}
-	ret = open_objects(f, o, &what);
-	if (ret)
-		goto err_report;
-	for (i = 0; i < f->nrx; i++)
-		rx_post(f, f->rx[i]);
-	what = "pthread_create";
-	ret = -pthread_create(&f->thread, NULL, fab_progress, f);
-	if (ret)
-		goto err_report;
-	*out = f;
-	return 0;
-
-err_report:
-	snprintf(err, errlen, "%s(%s, %s:%s): %s", what, o->provider, o->host,
-		 o->port, fab_lib.strerror(-ret));
-	close_objects(f);
-	destroy_locks(f);
-	free(f);
-	return fab_errno(ret);
-}
-
-void fab_close(struct fab *f)
-{
-	struct fab_op *op, *next;
-	struct timespec ts;
-	size_t i;
-
-	if (!f)
-		return;
-
-	/* fail the waiters and let them leave */
-	pthread_mutex_lock(&f->lock);
-	atomic_store(&f->closing, true);
-	for (op = f->pending.next; op != &f->pending; op = op->next)
-		pthread_cond_broadcast(&op->cond);
-	while (f->users)
-		pthread_cond_wait(&f->idle, &f->lock);
-	/*
-	 * Give operations still in flight a moment to complete: a provider
-	 * may keep resources of those it never completes (tcp;ofi_rxm leaves
-	 * the domain busy with a rendezvous send or read in flight).
-	 */
-	ts_of(now_ns() + FAB_CLOSE_GRACE_NS, &ts);
-	while (f->pending.next != &f->pending)
-		if (pthread_cond_timedwait(&f->idle, &f->lock, &ts) ==
-		    ETIMEDOUT)
-			break;
-	pthread_mutex_unlock(&f->lock);
-
-	/* no more callbacks, no more CQ reads */
-	atomic_store(&f->stop, true);
-	if (f->wait)
-		fi_cq_signal(f->cq);
-	kick_progress(f);
-	pthread_join(f->thread, NULL);
-
-	/* the provider lets go of every buffer... */
-	close_fid(f, &f->ep->fid, "endpoint");
-	f->ep = NULL;
-
-	/* ...so what it still held can go: everything left is abandoned */
-	for (op = f->pending.next; op != &f->pending; op = next) {
-		next = op->next;
-		op_free(f, op);
-	}
-	f->pending.next = f->pending.prev = &f->pending;
-
-	close_objects(f);
-	for (i = 0; i < f->npeers; i++) {
-		free(f->peers[i].host);
-		free(f->peers[i].port);
-	}
-	free(f->peers);
-	destroy_locks(f);
-	free(f);
-}
-
-const char *fab_provider(const struct fab *f)
-{
-	return f->info->fabric_attr->prov_name;
-}
-
-void fab_get_stats(const struct fab *f, struct fab_stats *s)
-{
-	s->sends = atomic_load(&f->st.sends);
-	s->send_errors = atomic_load(&f->st.send_errors);
-	s->recvs = atomic_load(&f->st.recvs);
-	s->reads = atomic_load(&f->st.reads);
-	s->read_errors = atomic_load(&f->st.read_errors);
-	s->bytes_sent = atomic_load(&f->st.bytes_sent);
-	s->bytes_recv = atomic_load(&f->st.bytes_recv);
-	s->bytes_read = atomic_load(&f->st.bytes_read);
-}

@@ -7,9 +7,9 @@
  * one completion queue, one address vector, and a progress thread that
  * reaps completions and hands received messages to a callback. The provider
  * comes from the caller ("tcp;ofi_rxm" in tests, "cxi" on Slingshot,
- * "verbs;ofi_rxm" on InfiniBand). libfabric stays inside io/fabric.c (and
- * io/fabric_lib.c, which loads it at the first fab_open()): callers see
- * only the opaque types below and uint64_t handles.
+ * "verbs;ofi_rxm" on InfiniBand). libfabric stays inside io/fabric.c,
+ * io/fabric_setup.c (and io/fabric_lib.c, which loads it at the first
+ * fab_open()): callers see only the opaque types below and uint64_t handles.
  *
  * Threads: every function may be called from any thread at once, except
  * fab_open() and fab_close() (one thread, once each). A thread that is

@@ -7,7 +7,7 @@
  * canopyd, that made every start 0.2 s slower, a single-node daemon's too,
  * which never opens the transport. So canopyd does not link libfabric; the
  * first fab_open() loads libfabric.so.1 and looks up the five functions
- * io/fabric.c calls, each at the symbol version a link against the 1.17
+ * io/fabric*.c call, each at the symbol version a link against the 1.17
  * headers binds (the structures they take are those headers'). A node
  * without libfabric installed then runs a single-node cache and refuses a
  * topology with the loader's message.

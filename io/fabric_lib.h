@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * io/fabric_lib.h - libfabric, loaded at the first fab_open() rather than
- * linked (io/fabric_lib.c). Only io/fabric.c includes this.
+ * linked (io/fabric_lib.c). Only io/fabric*.c include this.
  */
 #ifndef CANOPY_FABRIC_LIB_H
 #define CANOPY_FABRIC_LIB_H
@@ -11,7 +11,7 @@
 
 #include <rdma/fabric.h>
 
-/* The entry points io/fabric.c calls; the rest of libfabric's API is inline
+/* The entry points io/fabric*.c call; the rest of libfabric's API is inline
  * calls through the operation tables of the objects these return. */
 struct fab_lib {
 	int (*getinfo)(uint32_t version, const char *node,
