@@ -708,7 +708,8 @@ static void on_error(struct fab *f)
 	if (((struct fab_ctx *)e.op_context)->kind == FAB_RECV) {
 		/* a message too large for max_msg, or the endpoint closing */
 		if (e.err != FI_ECANCELED)
-			fab_warn(f, "receive failed: %s", fab_lib.strerror(e.err));
+			fab_warn(f, "receive failed: %s",
+				 fab_lib.strerror(e.err));
 		fab_rx_post(f, e.op_context);
 		return;
 	}
@@ -762,7 +763,8 @@ void *fab_progress(void *arg)
 			on_error(f);
 		} else if (n != -FI_EAGAIN && n != -FI_ECANCELED &&
 			   n != -FI_EINTR) {
-			fab_warn(f, "fi_cq_read: %s", fab_lib.strerror((int)-n));
+			fab_warn(f, "fi_cq_read: %s",
+				 fab_lib.strerror((int)-n));
 			sleep_ns(FAB_POLL_MAX_NS);
 		} else if (!f->wait && ++empty > FAB_POLL_SPINS) {
 			poll_sleep(f, sleep);

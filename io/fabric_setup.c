@@ -168,13 +168,13 @@ static int get_info(const struct fab_opts *o, struct fi_info **out)
 		fab_lib.freeinfo(hints);
 		return -ENOMEM;
 	}
-	ret = fab_lib.getinfo(FAB_FI_VERSION, o->host, o->port, FI_SOURCE, hints,
-			      out);
+	ret = fab_lib.getinfo(FAB_FI_VERSION, o->host, o->port, FI_SOURCE,
+			      hints, out);
 	if (ret == -FI_ENODATA) {
 		/* not thread-safe: serialise the data path ourselves */
 		hints->domain_attr->threading = FI_THREAD_DOMAIN;
-		ret = fab_lib.getinfo(FAB_FI_VERSION, o->host, o->port, FI_SOURCE,
-				 hints, out);
+		ret = fab_lib.getinfo(FAB_FI_VERSION, o->host, o->port,
+				      FI_SOURCE, hints, out);
 	}
 	fab_lib.freeinfo(hints);
 	return ret;
