@@ -712,11 +712,11 @@ int reply_fd(struct req *r, int fd, const char *map, uint64_t off,
 	if (r->ent)
 		return ring_reply_fd(r, fd, off, len);
 	if (reply_wants_map(r, len)) {
-		struct iovec iov[2] = { { NULL, 0 },
-					{ (void *)(map + off), len } };
-
 		if (map) {
 			/* one copy, by the kernel, from the cache file's pages */
+			struct iovec iov[2] = { { NULL, 0 },
+						{ (void *)(map + off), len } };
+
 			STAT_INC(reply_mapped);
 			return reply_iov(r, iov, 2);
 		}

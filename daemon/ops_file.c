@@ -575,11 +575,6 @@ out:
 }
 
 /*
- * fuse.no_open: a READ of a file the kernel opened by itself (fh 0), given
- * a handle of its own: cached on the node's current object, opened for this
- * READ, or direct on the backing file when the cache cannot hold the file.
- */
-/*
  * The backing file of @n for one READ of a file the cache cannot hold, as
  * a descriptor of its own (the handle closes it). The node keeps the file
  * open from its first such READ until the file changes or the kernel
@@ -615,6 +610,11 @@ static int node_direct_fd(struct req *r, struct node *n)
 	return fd;
 }
 
+/*
+ * fuse.no_open: a READ of a file the kernel opened by itself (fh 0), given
+ * a handle of its own: cached on the node's current object, opened for this
+ * READ, or direct on the backing file when the cache cannot hold the file.
+ */
 static void read_by_node(struct req *r, const struct fuse_read_in *in)
 {
 	struct canopy *cp = r->w->cp;
