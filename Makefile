@@ -183,11 +183,11 @@ FUZZ_WRAP = $(shell [ "$$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || \
 deps-check:
 	$(Q)$(MAKE) --no-print-directory deps DEB_PKGS="$(CHECK_DEB_PKGS)"
 
-build/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c io/wire.c io/wire.h
+build/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c io/wire.c io/wire_auth.c io/wire.h
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_wire.c io/wire.c \
-		-lcrypto -lpthread
+		io/wire_auth.c -lcrypto -lpthread
 
 fuzz: deps-check build/fuzz/fuzz_wire
 	$(Q)mkdir -p build/fuzz/corpus-wire
@@ -195,11 +195,12 @@ fuzz: deps-check build/fuzz/fuzz_wire
 		-max_len=16384 -timeout=10 -print_final_stats=1 \
 		build/fuzz/corpus-wire tests/fuzz/corpus/wire
 
-build/fuzz/wire_seeds: tests/fuzz/wire_seeds.c io/wire.c io/wire.h
+build/fuzz/wire_seeds: tests/fuzz/wire_seeds.c io/wire.c io/wire_auth.c \
+		io/wire.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ \
-		tests/fuzz/wire_seeds.c io/wire.c -lcrypto -lpthread
+		tests/fuzz/wire_seeds.c io/wire.c io/wire_auth.c -lcrypto -lpthread
 
 fuzz-seeds: build/fuzz/wire_seeds
 	$(Q)mkdir -p tests/fuzz/corpus/wire
