@@ -521,6 +521,9 @@ struct canopy {
 int worker_setup_aux(struct canopy *cp, struct worker *w);
 /* Give an aux worker that answers FUSE requests a pipe to splice with. */
 void worker_pipe_open(struct worker *w);
+/* Empty the pipe after a failed splice (a new pipe is cheaper than a
+ * drain). */
+void worker_pipe_reset(struct worker *w);
 void worker_teardown(struct worker *w);
 
 int chan_mount(struct canopy *cp);
