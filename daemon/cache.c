@@ -22,8 +22,8 @@
  * passthrough id keeps its own reference in the kernel. Likewise its shared
  * mapping (cache_obj_map()), made by the first O_DIRECT block read while
  * it is open and unmapped at its last close: blocks are read into it and
- * replies that cannot be spliced are written from it while it is there, so
- * a block's pages are faulted in once, not per block and again per reply.
+ * replies that cannot be spliced are written from it while it is there,
+ * with no mmap/munmap per block and no copy through a buffer per reply.
  *
  * One mutex (c->lock) protects the index, the LRU list and every object's
  * state. Nothing sleeps under it except the cache-file syscalls of

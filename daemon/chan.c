@@ -717,7 +717,8 @@ static void raise_readahead(struct canopy *cp)
  * The largest READ reply that is spliced: what the smallest worker pipe
  * holds beside its header page. Without CAP_SYS_RESOURCE a pipe grows only
  * to fs.pipe-max-size (1 MiB by default), one page short of a 1 MiB reply,
- * and a larger reply is copied (pread, then writev): say so once.
+ * and a larger reply is written from the cache file's mapping or copied
+ * (reply.c): say so once.
  */
 static void splice_limits(struct canopy *cp)
 {
